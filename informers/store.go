@@ -1,0 +1,143 @@
+package informers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Store is the read-only view of the cluster that admission rules decide on.
+//
+// Every list is returned in a deterministic order (sorted by namespace, then
+// name) so that "the first one" is stable across replicas and restarts;
+// upstream used informer cache order, which is random.
+//
+// Methods that need spec or status fields fetch full objects on demand
+// through the byte-bounded LRU and may therefore fail; metadata-only and
+// projection lookups are served from memory and cannot.
+type Store interface {
+	// ClusterNetwork returns the named ClusterNetwork. A missing object is an
+	// apierrors NotFound for clusternetworks.network.harvesterhci.io, so its
+	// text matches upstream's cache error.
+	ClusterNetwork(ctx context.Context, name string) (*ClusterNetwork, error)
+
+	// VlanConfigs returns the VlanConfigs labelled
+	// network.harvesterhci.io/clusternetwork=<clusterNetwork>, with their spec.
+	VlanConfigs(ctx context.Context, clusterNetwork string) ([]*VlanConfig, error)
+
+	// VlanStatus returns the named VlanStatus, or a NotFound error for
+	// vlanstatuses.network.harvesterhci.io.
+	VlanStatus(ctx context.Context, name string) (*VlanStatus, error)
+
+	// VlanStatusNames returns the names of the VlanStatuses whose label
+	// labelKey equals value (for example network.harvesterhci.io/vlanconfig).
+	VlanStatusNames(labelKey, value string) []string
+
+	// NADs returns the metadata of the NetworkAttachmentDefinitions in
+	// namespace ("" for all namespaces) that match selector.
+	NADs(namespace string, selector labels.Selector) []NADMeta
+
+	// Nodes returns the metadata of the Nodes that match selector.
+	Nodes(selector labels.Selector) []NodeMeta
+
+	// VMIsUsingNAD returns the VirtualMachineInstances whose
+	// spec.networks[].multus.networkName is "<namespace>/<name>", followed by
+	// those in namespace whose networkName is the bare "<name>". A VMI that
+	// names the NAD in both forms is returned twice, as upstream's index does.
+	VMIsUsingNAD(namespace, name string) []VMIRef
+}
+
+// ClusterNetwork holds the fields of a network.harvesterhci.io ClusterNetwork
+// that rules read.
+type ClusterNetwork struct {
+	Name        string
+	Annotations map[string]string
+	// Ready is true when status.conditions[type=ready].status is "True".
+	Ready bool
+}
+
+// VlanConfig holds the fields of a network.harvesterhci.io VlanConfig that
+// rules read.
+type VlanConfig struct {
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Deleting    bool
+	Spec        VlanConfigSpec
+}
+
+// VlanConfigSpec is the part of a VlanConfig spec the rules read.
+type VlanConfigSpec struct {
+	Description    string            `json:"description,omitempty"`
+	ClusterNetwork string            `json:"clusterNetwork"`
+	NodeSelector   map[string]string `json:"nodeSelector,omitempty"`
+	Uplink         Uplink            `json:"uplink"`
+}
+
+// Uplink is spec.uplink of a VlanConfig, with every field upstream's typed
+// struct has, so that "uplink changed" compares what upstream compares.
+type Uplink struct {
+	NICs           []string        `json:"nics,omitempty"`
+	LinkAttributes *LinkAttributes `json:"linkAttributes,omitempty"`
+	BondOptions    *BondOptions    `json:"bondOptions,omitempty"`
+}
+
+// LinkAttributes is spec.uplink.linkAttributes of a VlanConfig.
+type LinkAttributes struct {
+	MTU          int    `json:"mtu,omitempty"`
+	TxQLen       int    `json:"txQLen,omitempty"`
+	HardwareAddr string `json:"hardwareAddr,omitempty"`
+}
+
+// BondOptions is spec.uplink.bondOptions of a VlanConfig.
+type BondOptions struct {
+	Mode   string `json:"mode,omitempty"`
+	Miimon int    `json:"miimon,omitempty"`
+}
+
+// VlanStatus holds the fields of a network.harvesterhci.io VlanStatus that
+// rules read.
+type VlanStatus struct {
+	Name       string
+	Labels     map[string]string
+	VlanConfig string // status.vlanConfig
+	// Ready is the status of condition "ready": "True", "False" or "" when
+	// the condition is absent.
+	Ready string
+}
+
+// NADMeta is the metadata of a NetworkAttachmentDefinition as cached: labels
+// in full, annotations only for the keys in AnnotationAllowList.
+type NADMeta struct {
+	Namespace   string
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Deleting    bool
+}
+
+// NodeMeta is the metadata of a Node as cached.
+type NodeMeta struct {
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Deleting    bool
+}
+
+// VMIRef identifies a VirtualMachineInstance and the node it runs on
+// (status.nodeName).
+type VMIRef struct {
+	Namespace string
+	Name      string
+	Node      string
+}
+
+// AnnotationAllowList is the set of annotation keys the rules read; every
+// other annotation is dropped before an object is cached.
+var AnnotationAllowList = []string{
+	"network.harvesterhci.io/matched-nodes",
+	"network.harvesterhci.io/uplink-mtu",
+	"storage-network.settings.harvesterhci.io",
+	"rwx-network.settings.harvesterhci.io",
+	"ovn.kubernetes.io/tunnel_interface",
+}
