@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
 )
 
 // Store is the read-only view of the cluster that admission rules decide on.
@@ -66,34 +68,8 @@ type VlanConfig struct {
 	Spec        VlanConfigSpec
 }
 
-// VlanConfigSpec is the part of a VlanConfig spec the rules read.
-type VlanConfigSpec struct {
-	Description    string            `json:"description,omitempty"`
-	ClusterNetwork string            `json:"clusterNetwork"`
-	NodeSelector   map[string]string `json:"nodeSelector,omitempty"`
-	Uplink         Uplink            `json:"uplink"`
-}
-
-// Uplink is spec.uplink of a VlanConfig, with every field upstream's typed
-// struct has, so that "uplink changed" compares what upstream compares.
-type Uplink struct {
-	NICs           []string        `json:"nics,omitempty"`
-	LinkAttributes *LinkAttributes `json:"linkAttributes,omitempty"`
-	BondOptions    *BondOptions    `json:"bondOptions,omitempty"`
-}
-
-// LinkAttributes is spec.uplink.linkAttributes of a VlanConfig.
-type LinkAttributes struct {
-	MTU          int    `json:"mtu,omitempty"`
-	TxQLen       int    `json:"txQLen,omitempty"`
-	HardwareAddr string `json:"hardwareAddr,omitempty"`
-}
-
-// BondOptions is spec.uplink.bondOptions of a VlanConfig.
-type BondOptions struct {
-	Mode   string `json:"mode,omitempty"`
-	Miimon int    `json:"miimon,omitempty"`
-}
+// VlanConfigSpec is the spec of a VlanConfig.
+type VlanConfigSpec = v1beta1.VlanConfigSpec
 
 // VlanStatus holds the fields of a network.harvesterhci.io VlanStatus that
 // rules read.

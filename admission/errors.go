@@ -1,0 +1,31 @@
+package admission
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Upstream prefixes every handler error with the operation and the object,
+// e.g. "could not create nad default/vlan100 because …".
+const (
+	opCreate = "create"
+	opUpdate = "update"
+	opDelete = "delete"
+)
+
+func (r *Request) cannot() string { return "could not" }
+
+func nadError(r *Request, op, namespace, name string, err error) error {
+	return fmt.Errorf("%s %s nad %s/%s because %w", r.cannot(), op, namespace, name, err)
+}
+
+func clusterNetworkError(r *Request, op, name string, err error) error {
+	return fmt.Errorf("%s %s cluster network %s because %w", r.cannot(), op, name, err)
+}
+
+func vlanConfigError(r *Request, op, name string, err error) error {
+	return fmt.Errorf("%s %s vlanConfig %s because %w", r.cannot(), op, name, err)
+}
+
+// joinVMs prints VMIs as upstream does: "ns/name, ns/name".
+func joinVMs(refs []string) string { return strings.Join(refs, ", ") }

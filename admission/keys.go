@@ -1,0 +1,28 @@
+package admission
+
+// Label and annotation keys shared with the Harvester network controller
+// (spec §2.4). They are API: other components read what the mutators write.
+const (
+	labelClusterNetwork     = "network.harvesterhci.io/clusternetwork"
+	labelType               = "network.harvesterhci.io/type"
+	labelVlanID             = "network.harvesterhci.io/vlan-id"
+	labelReady              = "network.harvesterhci.io/ready"
+	labelVlanConfig         = "network.harvesterhci.io/vlanconfig"
+	labelLastVlanID         = "network.harvesterhci.io/last-vlan-id"
+	labelLastClusterNetwork = "network.harvesterhci.io/last-clusternetwork"
+	labelLastType           = "network.harvesterhci.io/last-type"
+	labelWitnessNode        = "node-role.harvesterhci.io/witness"
+
+	annotationRoute          = "network.harvesterhci.io/route"
+	annotationMatchedNodes   = "network.harvesterhci.io/matched-nodes"
+	annotationStorageNetwork = "storage-network.settings.harvesterhci.io"
+
+	typeL2Vlan    = "L2VlanNetwork"
+	typeUntagged  = "UntaggedNetwork"
+	mgmtNetwork   = "mgmt"
+	systemNS      = "harvester-system"
+	bridgeSuffix  = "-br"
+	maxDeviceName = 15
+	// maxClusterNetworkName leaves room for the bridge suffix in a device name.
+	maxClusterNetworkName = maxDeviceName - len(bridgeSuffix)
+)

@@ -1,0 +1,193 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/lowmem/harvester-network-webhook/informers"
+)
+
+// Paths served, as upstream.
+const (
+	ValidationPath = "/v1/webhook/validation"
+	MutationPath   = "/v1/webhook/mutation"
+)
+
+// maxBodyBytes bounds a review: two objects of etcd's 1.5 MiB limit plus the
+// envelope fit, anything larger is not from an API server.
+const maxBodyBytes = 7 << 20
+
+// Recorder observes every answered review (metrics). result is "allowed",
+// "patched", "denied" or "error".
+type Recorder interface {
+	Observe(webhook, kind, operation, result string, d time.Duration)
+}
+
+// Config wires a Server.
+type Config struct {
+	Profile  Profile
+	Store    informers.Store
+	Logger   *zap.Logger
+	Recorder Recorder
+}
+
+// Server answers AdmissionReviews on the validation and mutation paths.
+type Server struct {
+	cfg        Config
+	validation []route
+	mutation   []route
+}
+
+// NewServer builds the handler table for cfg.Profile.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Server{cfg: cfg, validation: validationRoutes(cfg.Profile), mutation: mutationRoutes(cfg.Profile)}
+}
+
+// Routes mounts the two webhook paths on r.
+func (s *Server) Routes(r chi.Router) {
+	r.Post(ValidationPath, s.serve("validation", s.validation))
+	r.Post(MutationPath, s.serve("mutation", s.mutation))
+}
+
+func (s *Server) serve(webhook string, routes []route) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		review, status, err := readReview(w, req)
+		if err != nil {
+			s.cfg.Logger.Warn("rejecting malformed admission review", zap.String("webhook", webhook), zap.Error(err))
+			http.Error(w, err.Error(), status)
+			s.observe(webhook, "", "", "error", start)
+			return
+		}
+		ar := review.Request
+		resp := s.admit(req.Context(), webhook, routes, ar)
+		review.Response = resp
+		review.Request = nil // the API server reads only the response
+		body, err := json.Marshal(review)
+		if err != nil {
+			http.Error(w, "encode admission review: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+		s.observe(webhook, ar.Kind.Kind, string(ar.Operation), result(resp), start)
+	}
+}
+
+func (s *Server) observe(webhook, kind, op, result string, start time.Time) {
+	if s.cfg.Recorder != nil {
+		s.cfg.Recorder.Observe(webhook, kind, op, result, time.Since(start))
+	}
+}
+
+func result(resp *admissionv1.AdmissionResponse) string {
+	switch {
+	case !resp.Allowed:
+		return "denied"
+	case len(resp.Patch) > 0:
+		return "patched"
+	default:
+		return "allowed"
+	}
+}
+
+// readReview decodes an admission.k8s.io v1 or v1beta1 review; the two share
+// their JSON shape. It returns the HTTP status to answer with on error.
+func readReview(w http.ResponseWriter, req *http.Request) (*admissionv1.AdmissionReview, int, error) {
+	if ct := req.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not application/json", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("admission review is larger than %d bytes", maxBodyBytes)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read admission review: %w", err)
+	}
+	review := &admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(body, review); err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("decode admission review: %w", err)
+	}
+	switch review.APIVersion {
+	case "admission.k8s.io/v1", "admission.k8s.io/v1beta1":
+	default:
+		return nil, http.StatusBadRequest, fmt.Errorf("unsupported admission review apiVersion %q: want admission.k8s.io/v1 or v1beta1", review.APIVersion)
+	}
+	if review.Request == nil {
+		return nil, http.StatusBadRequest, errors.New("admission review has no request")
+	}
+	review.Kind = "AdmissionReview"
+	return review, 0, nil
+}
+
+// admit routes the request and turns the rule's answer into a response.
+func (s *Server) admit(ctx context.Context, webhook string, routes []route, ar *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	log := s.cfg.Logger.With(zap.String("webhook", webhook), zap.String("uid", string(ar.UID)),
+		zap.String("kind", ar.Kind.Kind), zap.String("namespace", ar.Namespace), zap.String("name", ar.Name),
+		zap.String("operation", string(ar.Operation)), zap.String("user", ar.UserInfo.Username))
+	ops, err := s.run(ctx, routes, ar)
+	if err == nil {
+		var patch []byte
+		patch, err = encodePatch(ops)
+		if err == nil {
+			log.Debug("allowed", zap.Int("patchOps", len(ops)))
+			return allowed(ar, patch)
+		}
+	}
+	log.Info("denied", zap.Error(err))
+	return denied(ar, err)
+}
+
+// run calls the matching route, turning a panic into an error: upstream's
+// crashes close the connection, this answers with a denial instead.
+func (s *Server) run(ctx context.Context, routes []route, ar *admissionv1.AdmissionRequest) (ops []PatchOp, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("admission rule panicked", zap.Any("panic", p), zap.Stack("stack"))
+			ops, err = nil, fmt.Errorf("internal error: the webhook failed to evaluate this request: %v", p)
+		}
+	}()
+	gvk := requestGVK(ar)
+	gk := schema.GroupKind{Group: gvk.Group, Kind: gvk.Kind}
+	for i := range routes {
+		if routes[i].matches(gk) {
+			r := &Request{AdmissionRequest: ar, Profile: s.cfg.Profile, Store: s.cfg.Store}
+			return routes[i].admit(ctx, r)
+		}
+	}
+	return nil, noRoute(ar)
+}
+
+func allowed(ar *admissionv1.AdmissionRequest, patch []byte) *admissionv1.AdmissionResponse {
+	resp := &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: true}
+	if patch != nil {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.PatchType, resp.Patch = &pt, patch
+	}
+	return resp
+}
+
+// denied encodes a rule error as upstream's router does: a 500 InternalError
+// status whose message is "Internal error occurred: <err>", with one cause.
+func denied(ar *admissionv1.AdmissionRequest, err error) *admissionv1.AdmissionResponse {
+	status := apierrors.NewInternalError(err).ErrStatus
+	return &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: false, Result: &status}
+}

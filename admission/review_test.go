@@ -1,0 +1,139 @@
+package admission
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/lowmem/harvester-network-webhook/informers"
+)
+
+func newTestRouter(store informers.Store) http.Handler {
+	r := chi.NewRouter()
+	NewServer(Config{Profile: Profile{Version: V1_4}, Store: store}).Routes(r)
+	return r
+}
+
+func post(t *testing.T, h http.Handler, path, contentType string, body []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+const configMapReview = `{"apiVersion":"%s","kind":"AdmissionReview","request":{"uid":"u1",
+ "kind":{"group":"","version":"v1","kind":"ConfigMap"},"resource":{"group":"","version":"v1","resource":"configmaps"},
+ "name":"cm","namespace":"default","operation":"CREATE","userInfo":{"username":"admin"},"object":{"apiVersion":"v1","kind":"ConfigMap"}}}`
+
+func TestMalformedReviewsGetClearHTTPErrors(t *testing.T) {
+	h := newTestRouter(nil)
+	tests := []struct {
+		name, contentType string
+		body              []byte
+		wantCode          int
+		wantText          string
+	}{
+		{"not JSON", "application/json", []byte("{"), http.StatusBadRequest, "decode admission review"},
+		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "has no request"},
+		{"unknown review version", "application/json", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v2", 1)), http.StatusBadRequest, "unsupported admission review apiVersion"},
+		{"wrong content type", "text/plain", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1)), http.StatusUnsupportedMediaType, "not application/json"},
+		{"oversized body", "application/json", bytes.Repeat([]byte(" "), maxBodyBytes+1), http.StatusRequestEntityTooLarge, "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := post(t, h, ValidationPath, tt.contentType, tt.body)
+			if rec.Code != tt.wantCode || !strings.Contains(rec.Body.String(), tt.wantText) {
+				t.Errorf("got HTTP %d %q, want %d containing %q", rec.Code, rec.Body.String(), tt.wantCode, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestReviewIsAnsweredInTheVersionAsked(t *testing.T) {
+	for _, version := range []string{"admission.k8s.io/v1", "admission.k8s.io/v1beta1"} {
+		rec := post(t, newTestRouter(nil), ValidationPath, "application/json", []byte(strings.Replace(configMapReview, "%s", version, 1)))
+		var got admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.APIVersion != version || got.Kind != "AdmissionReview" || got.Response == nil || got.Response.UID != "u1" {
+			t.Fatalf("%s: got %s", version, rec.Body.String())
+		}
+		want := "Internal error occurred: no route match found for CREATE /v1, Kind=ConfigMap default/cm"
+		if got.Response.Allowed || got.Response.Result.Message != want || got.Response.Result.Code != 500 {
+			t.Errorf("%s: got %+v, want denial %q", version, got.Response, want)
+		}
+		if got.Request != nil {
+			t.Errorf("%s: the request is echoed back", version)
+		}
+	}
+}
+
+func TestPanickingRuleIsDeniedWithAMessage(t *testing.T) {
+	s := NewServer(Config{Profile: Profile{Version: V1_4}})
+	boom := route{kind: "Boom", admit: func(context.Context, *Request) ([]PatchOp, error) { panic("nil map") }}
+	ar := &admissionv1.AdmissionRequest{UID: "u", Kind: metaGVK("", "v1", "Boom"), Operation: admissionv1.Create}
+	resp := s.admit(t.Context(), "validation", []route{boom}, ar)
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "failed to evaluate this request: nil map") {
+		t.Errorf("got %+v, want a denial naming the failure", resp.Result)
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]Version{"v1.4": V1_4, "1.5": V1_5, "v1.4.3": V1_4, " v1.5 ": V1_5} {
+		if got, err := ParseVersion(in); err != nil || got != want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "v1.3", "v2.4", "v1.4x", "latest", "v1.9"} {
+		if _, err := ParseVersion(in); err == nil || !strings.Contains(err.Error(), "accepted values are v1.4, v1.5") {
+			t.Errorf("ParseVersion(%q) error = %v, want one naming the accepted values", in, err)
+		}
+	}
+}
+
+func TestVlanStatusName(t *testing.T) {
+	// Recorded from the Harvester controller (parity corpus).
+	if got := vlanStatusName("data", "harv-node-01"); got != "data-harv-node-01-679513f3" {
+		t.Errorf("got %s", got)
+	}
+	long := vlanStatusName("data", strings.Repeat("n", 80))
+	if len(long) != 63 || !strings.HasPrefix(long, "data-nnn") {
+		t.Errorf("long name %q (%d chars), want 63 chars", long, len(long))
+	}
+}
+
+func TestWebhookConfigurationsFollowTheHandlerTable(t *testing.T) {
+	vwc, mwc := WebhookConfigurations(Profile{Version: V1_4}, ClientConfig{Namespace: "harvester-system", CABundle: []byte("ca")})
+	v, m := vwc.Webhooks[0], mwc.Webhooks[0]
+	if v.Name != "validator.harvester-system.harvester-network-webhook" || m.Name != "mutator.harvester-system.harvester-network-webhook" {
+		t.Errorf("webhook names %q, %q", v.Name, m.Name)
+	}
+	if *v.FailurePolicy != "Fail" || *m.FailurePolicy != "Ignore" || *v.ClientConfig.Service.Path != ValidationPath || *m.ClientConfig.Service.Port != 443 {
+		t.Errorf("unexpected policies or service reference: %+v %+v", v, m)
+	}
+	got := []string{}
+	for _, r := range append(v.Rules, m.Rules...) {
+		got = append(got, r.Resources[0]+":"+strings.Trim(strings.Join(opsStrings(r.Operations), ","), ""))
+	}
+	want := []string{"clusternetworks:CREATE,DELETE", "network-attachment-definitions:CREATE,UPDATE,DELETE",
+		"vlanconfigs:CREATE,UPDATE,DELETE", "network-attachment-definitions:CREATE,UPDATE", "vlanconfigs:CREATE,UPDATE"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rules %v, want %v (spec §5.4, v0.5.x)", got, want)
+	}
+	url, _ := WebhookConfigurations(Profile{Version: V1_4}, ClientConfig{Namespace: "ns", URL: "https://127.0.0.1:9443"})
+	if u := url.Webhooks[0].ClientConfig; u.Service != nil || *u.URL != "https://127.0.0.1:9443"+ValidationPath {
+		t.Errorf("URL client config %+v", u)
+	}
+}

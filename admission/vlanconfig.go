@@ -1,0 +1,290 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"reflect"
+	"sort"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+
+	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
+)
+
+// VlanConfig rules (spec §4.3 and §4.4).
+//
+// Reads: Nodes by label selector (mutator); VlanConfigs by cluster-network
+// label (MTU), VlanStatuses by name and by vlanconfig label, NADs by
+// cluster-network label and the VMIs using them (validator).
+//
+// Denials (v1.4/v1.5, prefixed "could not <op> vlanConfig <name> because "):
+//   - "cluster network could not be mgmt"
+//   - "the MTU is different from network config <other>"
+//   - "it overlaps with other vlanconfigs matching node(s) [<nodes>]"
+//   - "the length of the clusterNetwork value is more than 12"
+//   - "it's blocked by VM(s) <ns/name, …> which must be stopped at first"
+//   - "storage network nad <name> is still attached"
+
+var vlanConfigGVR = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "vlanconfigs"}
+
+const vlanConfigKind = "VlanConfig"
+
+func vlanConfigMutator() route {
+	return mutating(vlanConfigGVR, vlanConfigKind, admissionregistrationv1.ClusterScope, mutateVlanConfigCreate, mutateVlanConfigUpdate)
+}
+
+func vlanConfigValidator() route {
+	return validating(vlanConfigGVR, vlanConfigKind, admissionregistrationv1.ClusterScope,
+		validateVlanConfigCreate, validateVlanConfigUpdate, validateVlanConfigDelete)
+}
+
+func mutateVlanConfigCreate(_ context.Context, r *Request, vc *v1beta1.VlanConfig) ([]PatchOp, error) {
+	return vlanConfigPatches(r, vc, true), nil
+}
+
+func mutateVlanConfigUpdate(_ context.Context, r *Request, old, vc *v1beta1.VlanConfig) ([]PatchOp, error) {
+	if reflect.DeepEqual(old.Spec, vc.Spec) {
+		return nil, nil
+	}
+	return vlanConfigPatches(r, vc, old.Spec.ClusterNetwork != vc.Spec.ClusterNetwork), nil
+}
+
+// vlanConfigPatches labels the VlanConfig with its cluster network and
+// records the nodes its selector matches. When no node matches, the old
+// matched-nodes annotation is left as it is, as upstream does.
+func vlanConfigPatches(r *Request, vc *v1beta1.VlanConfig, checkLabel bool) []PatchOp {
+	var ops []PatchOp
+	if checkLabel && vc.Labels[labelClusterNetwork] != vc.Spec.ClusterNetwork {
+		l := copyMap(vc.Labels)
+		l[labelClusterNetwork] = vc.Spec.ClusterNetwork
+		ops = append(ops, replaceLabels(l))
+	}
+	nodes := r.Store.Nodes(nodeSelector(vc.Spec.NodeSelector))
+	if len(nodes) == 0 {
+		return ops
+	}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	matched, _ := json.Marshal(names) // a []string always marshals
+	a := copyMap(vc.Annotations)
+	a[annotationMatchedNodes] = string(matched)
+	return append(ops, replaceAnnotations(a))
+}
+
+// nodeSelector matches every key of the VlanConfig's nodeSelector by equality
+// and never a witness node.
+func nodeSelector(set map[string]string) labels.Selector {
+	noWitness, _ := labels.NewRequirement(labelWitnessNode, selection.DoesNotExist, nil) // constant, valid key
+	return labels.SelectorFromValidatedSet(set).Add(*noWitness)
+}
+
+func validateVlanConfigCreate(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error {
+	if err := checkVlanConfigCreate(ctx, r, vc); err != nil {
+		return vlanConfigError(r, opCreate, vc.Name, err)
+	}
+	return nil
+}
+
+func checkVlanConfigCreate(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error {
+	if vc.Spec.ClusterNetwork == mgmtNetwork {
+		return errors.New("cluster network could not be mgmt")
+	}
+	if err := checkSameMTU(ctx, r, vc); err != nil {
+		return err
+	}
+	nodes, err := requiredMatchedNodes(vc)
+	if err != nil {
+		return err
+	}
+	if err := checkOverlap(ctx, r, vc, nodes); err != nil {
+		return err
+	}
+	if len(vc.Spec.ClusterNetwork) > maxClusterNetworkName {
+		return fmt.Errorf("the length of the clusterNetwork value is more than %d", maxClusterNetworkName)
+	}
+	return nil
+}
+
+func validateVlanConfigUpdate(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) error {
+	if err := checkVlanConfigUpdate(ctx, r, old, vc); err != nil {
+		return vlanConfigError(r, opUpdate, vc.Name, err)
+	}
+	return nil
+}
+
+func checkVlanConfigUpdate(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) error {
+	if vc.Spec.ClusterNetwork == mgmtNetwork {
+		return errors.New("cluster network could not be mgmt")
+	}
+	if reflect.DeepEqual(old.Spec, vc.Spec) {
+		return nil
+	}
+	if err := checkSameMTU(ctx, r, vc); err != nil {
+		return err
+	}
+	newNodes, err := requiredMatchedNodes(vc)
+	if err != nil {
+		return err
+	}
+	if err := checkOverlap(ctx, r, vc, newNodes); err != nil {
+		return err
+	}
+	oldNodes, err := requiredMatchedNodes(old)
+	if err != nil {
+		return fmt.Errorf("the current object: %w", err)
+	}
+	affected := toSet(oldNodes)
+	if old.Spec.ClusterNetwork == vc.Spec.ClusterNetwork {
+		for _, n := range newNodes {
+			delete(affected, n)
+		}
+	}
+	return checkVMIsOnNodes(r, old, affected)
+}
+
+func validateVlanConfigDelete(_ context.Context, r *Request, vc *v1beta1.VlanConfig) error {
+	if err := checkVlanConfigDelete(r, vc); err != nil {
+		return vlanConfigError(r, opDelete, vc.Name, err)
+	}
+	return nil
+}
+
+func checkVlanConfigDelete(r *Request, vc *v1beta1.VlanConfig) error {
+	nodes, _, err := matchedNodes(vc)
+	if err != nil {
+		return err
+	}
+	if err := checkVMIsOnNodes(r, vc, toSet(nodes)); err != nil {
+		return err
+	}
+	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
+	for _, nad := range r.Store.NADs(systemNS, selector) {
+		if !nad.Deleting && nad.Annotations[annotationStorageNetwork] == "true" {
+			return fmt.Errorf("storage network nad %s is still attached", nad.Name)
+		}
+	}
+	return nil
+}
+
+// checkSameMTU compares the uplink MTU with every other VlanConfig of the
+// cluster network, raw: v0.5.x treats 0 and 1500 as different.
+func checkSameMTU(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error {
+	others, err := r.Store.VlanConfigs(ctx, vc.Spec.ClusterNetwork)
+	if err != nil {
+		return err
+	}
+	for _, other := range others {
+		if other.Name == vc.Name {
+			continue
+		}
+		if vc.Spec.Uplink.LinkAttributes == nil || other.Spec.Uplink.LinkAttributes == nil {
+			return fmt.Errorf("the MTU can't be compared with network config %s: spec.uplink.linkAttributes is missing", other.Name)
+		}
+		if vc.Spec.Uplink.LinkAttributes.MTU != other.Spec.Uplink.LinkAttributes.MTU {
+			return fmt.Errorf("the MTU is different from network config %s", other.Name)
+		}
+	}
+	return nil
+}
+
+// matchedNodes parses the matched-nodes annotation the mutator wrote. It
+// reports whether the annotation was present at all.
+func matchedNodes(vc *v1beta1.VlanConfig) ([]string, bool, error) {
+	raw, ok := vc.Annotations[annotationMatchedNodes]
+	if !ok {
+		return nil, false, nil
+	}
+	var nodes []string
+	if err := json.Unmarshal([]byte(raw), &nodes); err != nil {
+		return nil, true, err
+	}
+	return nodes, true, nil
+}
+
+// requiredMatchedNodes is matchedNodes for the checks upstream v0.5.x runs on
+// a node set it assumes present; it crashes without one, this denies.
+func requiredMatchedNodes(vc *v1beta1.VlanConfig) ([]string, error) {
+	nodes, ok, err := matchedNodes(vc)
+	if err == nil && !ok {
+		err = fmt.Errorf("vlanConfig %s has no %s annotation: its node selector matches no node", vc.Name, annotationMatchedNodes)
+	}
+	return nodes, err
+}
+
+// checkOverlap denies when another VlanConfig of the same cluster network
+// already owns one of the nodes, as the node's VlanStatus shows.
+func checkOverlap(ctx context.Context, r *Request, vc *v1beta1.VlanConfig, nodes []string) error {
+	var overlapped []string
+	for _, node := range sortedKeys(toSet(nodes)) {
+		vs, err := r.Store.VlanStatus(ctx, vlanStatusName(vc.Spec.ClusterNetwork, node))
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if vs.VlanConfig != vc.Name {
+			overlapped = append(overlapped, node)
+		}
+	}
+	if len(overlapped) > 0 {
+		return fmt.Errorf("it overlaps with other vlanconfigs matching node(s) %v", overlapped)
+	}
+	return nil
+}
+
+// checkVMIsOnNodes denies when a VMI on one of the nodes uses a NAD of the
+// VlanConfig's cluster network. v0.5.x runs it only once the VlanConfig has a
+// VlanStatus, and an empty node set means every node.
+func checkVMIsOnNodes(r *Request, vc *v1beta1.VlanConfig, nodes map[string]bool) error {
+	if len(r.Store.VlanStatusNames(labelVlanConfig, vc.Name)) == 0 {
+		return nil
+	}
+	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
+	var vms []string
+	for _, nad := range r.Store.NADs("", selector) {
+		vms = append(vms, vmisUsingNAD(r, nad.Namespace, nad.Name, nodes)...)
+	}
+	if len(vms) > 0 {
+		return fmt.Errorf("it's blocked by VM(s) %s which must be stopped at first", joinVMs(vms))
+	}
+	return nil
+}
+
+// vlanStatusName is the controller's name for the VlanStatus of a cluster
+// network on a node: "<cn>-<node>" cut to 54 bytes, plus "-" and the CRC-32
+// of the uncut name, so it fits the 63-character limit.
+func vlanStatusName(clusterNetwork, node string) string {
+	s := clusterNetwork + "-" + node
+	sum := fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(s)))
+	if len(s) > 54 {
+		s = s[:54]
+	}
+	return s + "-" + sum
+}
+
+func toSet(items []string) map[string]bool {
+	set := make(map[string]bool, len(items))
+	for _, i := range items {
+		set[i] = true
+	}
+	return set
+}
+
+func sortedKeys(set map[string]bool) []string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

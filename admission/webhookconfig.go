@@ -1,0 +1,80 @@
+package admission
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Name is upstream's application name: it names the Service, the Secrets and
+// both webhook configurations.
+const Name = "harvester-network-webhook"
+
+// ClientConfig says how the API server reaches the webhook: through the
+// Service in Namespace (in a cluster), or at URL (outside one).
+type ClientConfig struct {
+	Namespace string
+	URL       string
+	CABundle  []byte
+}
+
+// WebhookConfigurations returns the validating and mutating configurations
+// for the profile, with one rule per route in handler-table order, as
+// upstream generates them.
+func WebhookConfigurations(p Profile, cc ClientConfig) (*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfiguration) {
+	none := admissionregistrationv1.SideEffectClassNone
+	fail, ignore := admissionregistrationv1.Fail, admissionregistrationv1.Ignore
+	versions := []string{"v1", "v1beta1"}
+
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: Name},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "validator." + cc.Namespace + "." + Name,
+			ClientConfig:            cc.webhookClientConfig(ValidationPath),
+			Rules:                   rules(validationRoutes(p)),
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			AdmissionReviewVersions: versions,
+		}},
+	}
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: Name},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "mutator." + cc.Namespace + "." + Name,
+			ClientConfig:            cc.webhookClientConfig(MutationPath),
+			Rules:                   rules(mutationRoutes(p)),
+			FailurePolicy:           &ignore,
+			SideEffects:             &none,
+			AdmissionReviewVersions: versions,
+		}},
+	}
+	return vwc, mwc
+}
+
+func (cc ClientConfig) webhookClientConfig(path string) admissionregistrationv1.WebhookClientConfig {
+	if cc.URL != "" {
+		url := cc.URL + path
+		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: cc.CABundle}
+	}
+	port := int32(443)
+	return admissionregistrationv1.WebhookClientConfig{
+		Service:  &admissionregistrationv1.ServiceReference{Namespace: cc.Namespace, Name: Name, Path: &path, Port: &port},
+		CABundle: cc.CABundle,
+	}
+}
+
+func rules(routes []route) []admissionregistrationv1.RuleWithOperations {
+	out := make([]admissionregistrationv1.RuleWithOperations, len(routes))
+	for i, rt := range routes {
+		scope := rt.scope
+		out[i] = admissionregistrationv1.RuleWithOperations{
+			Operations: rt.ops,
+			Rule: admissionregistrationv1.Rule{
+				APIGroups:   []string{rt.gvr.Group},
+				APIVersions: []string{rt.gvr.Version},
+				Resources:   []string{rt.gvr.Resource},
+				Scope:       &scope,
+			},
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+// Package v1beta1 declares the network.harvesterhci.io/v1beta1 kinds as far
+// as the webhook reads them.
+package v1beta1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ClusterNetwork is a Harvester cluster network (an uplink bridge <name>-br).
+type ClusterNetwork struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Status            ClusterNetworkStatus `json:"status,omitempty"`
+}
+
+// ClusterNetworkStatus is the status of a ClusterNetwork.
+type ClusterNetworkStatus struct {
+	Conditions []Condition `json:"conditions,omitempty"`
+}
+
+// Condition is a Harvester (wrangler-style) status condition.
+type Condition struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+}
+
+// VlanConfig attaches the nodes its selector matches to a ClusterNetwork.
+type VlanConfig struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              VlanConfigSpec `json:"spec"`
+}
+
+// VlanConfigSpec has every field of upstream's spec, so that "spec unchanged"
+// compares what upstream compares.
+type VlanConfigSpec struct {
+	Description    string            `json:"description,omitempty"`
+	ClusterNetwork string            `json:"clusterNetwork"`
+	NodeSelector   map[string]string `json:"nodeSelector,omitempty"`
+	Uplink         Uplink            `json:"uplink"`
+}
+
+// Uplink is spec.uplink of a VlanConfig.
+type Uplink struct {
+	NICs           []string        `json:"nics,omitempty"`
+	LinkAttributes *LinkAttributes `json:"linkAttributes,omitempty"`
+	BondOptions    *BondOptions    `json:"bondOptions,omitempty"`
+}
+
+// LinkAttributes is spec.uplink.linkAttributes of a VlanConfig.
+type LinkAttributes struct {
+	MTU          int    `json:"mtu,omitempty"`
+	TxQLen       int    `json:"txQLen,omitempty"`
+	HardwareAddr string `json:"hardwareAddr,omitempty"`
+}
+
+// BondOptions is spec.uplink.bondOptions of a VlanConfig.
+type BondOptions struct {
+	Mode   string `json:"mode,omitempty"`
+	Miimon int    `json:"miimon,omitempty"`
+}

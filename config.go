@@ -1,0 +1,150 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/lowmem/harvester-network-webhook/admission"
+	"github.com/lowmem/harvester-network-webhook/informers"
+)
+
+// config is everything the process is told. Each field comes from its flag,
+// else its environment variable, else the default, as upstream's CLI does.
+type config struct {
+	LogLevel       string
+	Threadiness    int
+	HTTPSPort      int
+	Namespace      string
+	ControllerUser string
+	GCUser         string
+	Kubeconfig     string
+	WebhookURL     string
+	Version        admission.Version
+	HealthPort     int
+	LRUBytes       int64
+}
+
+// defaultHealthPort sits next to upstream's 8443; the upstream pod uses no
+// other port, so it cannot collide there.
+const defaultHealthPort = 8444
+
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("harvester-network-webhook", flag.ContinueOnError)
+	var version string
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&cfg.LogLevel, "loglevel", env("LOGLEVEL", "info"),
+		"log level: debug, info, warn or error (env LOGLEVEL)")
+	fs.StringVar(&cfg.Namespace, "namespace", env("NAMESPACE", "harvester-system"),
+		"namespace of the webhook Service and its Secrets; also part of the webhook names (env NAMESPACE)")
+	fs.StringVar(&cfg.ControllerUser, "controller-user", env("CONTROLLER_USER_NAME", "harvester-load-balancer-webhook"),
+		"username of the network controller, trusted by rules that single it out (env CONTROLLER_USER_NAME)")
+	fs.StringVar(&cfg.GCUser, "gc-user", env("GARBAGE_COLLECTION_USER_NAME", "system:serviceaccount:kube-system:generic-garbage-collector"),
+		"username of the garbage collector; accepted for compatibility, no rule reads it (env GARBAGE_COLLECTION_USER_NAME)")
+	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", getenv("KUBECONFIG"),
+		"kubeconfig file; empty means the in-cluster service account (env KUBECONFIG)")
+	fs.StringVar(&cfg.WebhookURL, "webhook-url", getenv("WEBHOOK_URL"),
+		"register clientConfig.url <URL>/v1/webhook/... instead of the Service, for runs outside the cluster, e.g. https://127.0.0.1:8443; "+
+			"the serving certificate then also covers the URL's host (env WEBHOOK_URL)")
+	fs.StringVar(&version, "harvester-version", env("HARVESTER_VERSION", admission.DefaultVersion.String()),
+		"Harvester release whose webhook rules to enforce: v1.4 or v1.5 (env HARVESTER_VERSION)")
+	threadiness := fs.String("threadiness", env("THREADINESS", "5"),
+		"accepted for compatibility with upstream; this webhook has no worker queues (env THREADINESS)")
+	httpsPort := fs.String("https-port", env("WEBHOOK_SERVER_HTTPS_PORT", "8443"),
+		"HTTPS port of the admission endpoints (env WEBHOOK_SERVER_HTTPS_PORT)")
+	healthPort := fs.String("health-port", env("HEALTH_PORT", strconv.Itoa(defaultHealthPort)),
+		"plain-HTTP port of /healthz, /readyz and /metrics; 0 disables it (env HEALTH_PORT)")
+	lruBytes := fs.String("lru-bytes", env("LRU_BYTES", strconv.FormatInt(informers.DefaultLRUBytes, 10)),
+		"byte budget of the cache of full objects fetched on demand (env LRU_BYTES)")
+	fs.Usage = func() { usage(fs.Output(), fs) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.Version, err = admission.ParseVersion(version); err != nil {
+		return nil, fmt.Errorf("--harvester-version: %w", err)
+	}
+	for _, p := range []struct {
+		name string
+		s    string
+		dst  *int
+		min  int
+	}{{"threadiness", *threadiness, &cfg.Threadiness, 1}, {"https-port", *httpsPort, &cfg.HTTPSPort, 1}, {"health-port", *healthPort, &cfg.HealthPort, 0}} {
+		v, err := strconv.Atoi(p.s)
+		if err != nil || v < p.min || v > 65535 {
+			return nil, fmt.Errorf("--%s: %q is not a number between %d and 65535", p.name, p.s, p.min)
+		}
+		*p.dst = v
+	}
+	if cfg.LRUBytes, err = strconv.ParseInt(*lruBytes, 10, 64); err != nil || cfg.LRUBytes <= 0 {
+		return nil, fmt.Errorf("--lru-bytes: %q is not a positive number of bytes", *lruBytes)
+	}
+	if cfg.HealthPort != 0 && cfg.HealthPort == cfg.HTTPSPort {
+		return nil, fmt.Errorf("--health-port and --https-port are both %d", cfg.HTTPSPort)
+	}
+	if cfg.Namespace == "" {
+		return nil, fmt.Errorf("--namespace must not be empty")
+	}
+	if cfg.WebhookURL != "" {
+		u, err := url.Parse(cfg.WebhookURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("--webhook-url: %q is not an https://host[:port] URL", cfg.WebhookURL)
+		}
+		cfg.WebhookURL = strings.TrimSuffix(cfg.WebhookURL, "/")
+	}
+	return cfg, nil
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `Usage: harvester-network-webhook [flags]
+
+Validates and mutates Harvester NetworkAttachmentDefinitions, ClusterNetworks
+and VlanConfigs exactly as the upstream harvester-network-webhook of the
+selected Harvester release, serving HTTPS on %s and %s.
+It keeps its CA and serving certificate in the Secrets
+<namespace>/%[3]s-ca and -tls (reusing upstream's), and registers the
+ValidatingWebhookConfiguration and MutatingWebhookConfiguration %[3]s
+once its caches have synced.
+
+Every flag can also be set through the environment variable named in its help;
+a flag given on the command line wins.
+
+Flags:
+`, admission.ValidationPath, admission.MutationPath, admission.Name)
+	fs.PrintDefaults()
+}
+
+// newLogger builds the JSON logger. An unknown level falls back to info with
+// a warning rather than failing, so a typo cannot take admission down.
+func newLogger(level string) (*zap.Logger, error) {
+	zc := zap.NewProductionConfig()
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		lvl = zapcore.InfoLevel
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	log, buildErr := zc.Build()
+	if buildErr != nil {
+		return nil, buildErr
+	}
+	if err != nil {
+		log.Warn("unknown log level, using info", zap.String("loglevel", level))
+	}
+	return log, nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lowmem/harvester-network-webhook/admission"
+	"github.com/lowmem/harvester-network-webhook/certs"
+	"github.com/lowmem/harvester-network-webhook/informers"
+)
+
+// shutdownGrace bounds how long in-flight reviews may finish on shutdown;
+// the API server gives up on a webhook after 10 s anyway.
+const shutdownGrace = 10 * time.Second
+
+// run serves until ctx is cancelled or a server fails.
+func run(ctx context.Context, cfg *config, log *zap.Logger) error {
+	restCfg, err := restConfig(cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	restCfg.UserAgent = admission.Name
+	clients, err := newClients(restCfg)
+	if err != nil {
+		return err
+	}
+	inf, err := informers.New(informers.Config{
+		Metadata: clients.metadata, Dynamic: clients.dynamic, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
+	})
+	if err != nil {
+		return err
+	}
+	profile := admission.Profile{Version: cfg.Version, ControllerUser: cfg.ControllerUser}
+	log.Info("starting harvester-network-webhook", zap.Stringer("harvesterVersion", cfg.Version),
+		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort))
+
+	g, ctx := errgroup.WithContext(ctx)
+	inf.Start(ctx)
+	state := &readiness{informers: inf}
+	metrics := newMetrics(inf)
+	if cfg.HealthPort != 0 {
+		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error { return serve(ctx, health, nil, log) })
+	}
+	g.Go(func() error {
+		return admit(ctx, cfg, profile, clients.kube, inf, state, metrics, log)
+	})
+	return g.Wait()
+}
+
+// admit waits for the certificate and the caches, listens, and only then
+// registers the webhook configurations, so the API server never calls a
+// webhook that cannot answer correctly yet.
+func admit(ctx context.Context, cfg *config, profile admission.Profile, kube kubernetes.Interface,
+	inf *informers.Informers, state *readiness, metrics *metrics, log *zap.Logger) error {
+	certOpts := certs.Options{Namespace: cfg.Namespace, Logger: log.Named("certs")}
+	if cfg.WebhookURL != "" {
+		u, _ := url.Parse(cfg.WebhookURL) // validated by parseConfig
+		certOpts.ExtraSANs = []string{u.Hostname()}
+	}
+	bundle, err := retry(ctx, log, "load the serving certificate", func() (*certs.Bundle, error) {
+		return certs.Ensure(ctx, kube, certOpts)
+	})
+	if err != nil {
+		return err
+	}
+	state.certLoaded.Store(true)
+	if err := inf.WaitForSync(ctx); err != nil {
+		return fmt.Errorf("wait for informers to sync: %w", err)
+	}
+	log.Info("caches synced")
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.HTTPSPort))
+	if err != nil {
+		return fmt.Errorf("listen on the HTTPS port: %w", err)
+	}
+	srv := admission.NewServer(admission.Config{Profile: profile, Store: inf, Logger: log.Named("admission"), Recorder: metrics})
+	router := chi.NewRouter()
+	srv.Routes(router)
+	https := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 1 << 20}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, certs.TLSConfig(bundle)), log) })
+	g.Go(func() error {
+		reg := &registrar{kube: kube, profile: profile, client: admission.ClientConfig{
+			Namespace: cfg.Namespace, URL: cfg.WebhookURL, CABundle: bundle.CAPEM(),
+		}, log: log.Named("registration"), registered: &state.registered}
+		return reg.run(ctx)
+	})
+	return g.Wait()
+}
+
+// serve runs srv until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, log *zap.Logger) error {
+	errc := make(chan error, 1)
+	go func() {
+		if ln != nil {
+			errc <- srv.Serve(ln)
+		} else {
+			errc <- srv.ListenAndServe()
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server %s: %w", srv.Addr, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("graceful shutdown failed", zap.Error(err))
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// retry calls f until it succeeds or ctx ends, backing off to 30 s: an API
+// server that is briefly unreachable at start must not crash-loop the pod.
+func retry[T any](ctx context.Context, log *zap.Logger, what string, f func() (T, error)) (T, error) {
+	delay := time.Second
+	for {
+		v, err := f()
+		if err == nil {
+			return v, nil
+		}
+		log.Warn("failed to "+what+", retrying", zap.Error(err), zap.Duration("in", delay))
+		select {
+		case <-ctx.Done():
+			var zero T
+			return zero, fmt.Errorf("%s: %w", what, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}
+
+type clientSet struct {
+	kube     kubernetes.Interface
+	metadata metadata.Interface
+	dynamic  dynamic.Interface
+}
+
+func newClients(cfg *rest.Config) (*clientSet, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	return &clientSet{kube: kube, metadata: meta, dynamic: dyn}, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no --kubeconfig or KUBECONFIG given and not running in a cluster: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}
