@@ -71,7 +71,9 @@ func validating[T any](gvr schema.GroupVersionResource, kind string, scope admis
 		c = func(ctx context.Context, r *Request, obj *T) ([]PatchOp, error) { return nil, create(ctx, r, obj) }
 	}
 	if update != nil {
-		u = func(ctx context.Context, r *Request, old, obj *T) ([]PatchOp, error) { return nil, update(ctx, r, old, obj) }
+		u = func(ctx context.Context, r *Request, old, obj *T) ([]PatchOp, error) {
+			return nil, update(ctx, r, old, obj)
+		}
 	}
 	if del != nil {
 		d = func(ctx context.Context, r *Request, old *T) ([]PatchOp, error) { return nil, del(ctx, r, old) }
