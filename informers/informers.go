@@ -1,0 +1,271 @@
+package informers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Config configures New.
+type Config struct {
+	// Metadata lists and watches the metadata-only kinds. Required.
+	Metadata metadata.Interface
+	// Dynamic watches projected kinds and fetches full objects. Required.
+	Dynamic dynamic.Interface
+	// LRUBytes is the byte budget of the full-object cache; 0 means
+	// DefaultLRUBytes.
+	LRUBytes int64
+	// Logger receives informer errors and debug notes; nil discards them.
+	Logger *zap.Logger
+	// Kinds are the watched kinds; nil means V14Kinds().
+	Kinds []Kind
+}
+
+// Informers watches the configured kinds and implements Store over them.
+// Create it with New, then Start it and wait for WaitForSync.
+type Informers struct {
+	logger  *zap.Logger
+	dynamic dynamic.Interface
+	kinds   []*kindInformer          // in Config.Kinds order, for Ready()
+	byName  map[string]*kindInformer // by Kind.Name
+	lru     *lru
+
+	startOnce sync.Once
+	wg        sync.WaitGroup // informer goroutines
+}
+
+var _ Store = (*Informers)(nil)
+
+// kindInformer is one watched kind.
+type kindInformer struct {
+	kind     Kind
+	informer cache.SharedIndexInformer
+}
+
+// New builds the informers of cfg.Kinds without contacting the API server.
+func New(cfg Config) (*Informers, error) {
+	if cfg.Metadata == nil || cfg.Dynamic == nil {
+		return nil, errors.New("informers: Metadata and Dynamic clients are required")
+	}
+	if cfg.LRUBytes < 0 {
+		return nil, fmt.Errorf("informers: negative LRU budget %d", cfg.LRUBytes)
+	}
+	if cfg.LRUBytes == 0 {
+		cfg.LRUBytes = DefaultLRUBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Kinds == nil {
+		cfg.Kinds = V14Kinds()
+	}
+	i := &Informers{
+		logger:  cfg.Logger,
+		dynamic: cfg.Dynamic,
+		byName:  make(map[string]*kindInformer, len(cfg.Kinds)),
+		lru:     newLRU(cfg.LRUBytes),
+	}
+	for _, k := range cfg.Kinds {
+		if k.Name == "" || k.GVR.Resource == "" {
+			return nil, fmt.Errorf("informers: kind %q has no name or resource", k.Name)
+		}
+		if _, dup := i.byName[k.Name]; dup {
+			return nil, fmt.Errorf("informers: kind %s listed twice", k.Name)
+		}
+		ki, err := i.newKindInformer(cfg, k)
+		if err != nil {
+			return nil, fmt.Errorf("informers: %s: %w", k.Name, err)
+		}
+		i.kinds = append(i.kinds, ki)
+		i.byName[k.Name] = ki
+	}
+	return i, nil
+}
+
+func (i *Informers) newKindInformer(cfg Config, k Kind) (*kindInformer, error) {
+	indexers := cache.Indexers{}
+	if k.Namespaced {
+		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc
+	}
+	for _, key := range k.LabelIndexes {
+		indexers[labelIndexName(key)] = labelIndexFunc(key)
+	}
+
+	var inf cache.SharedIndexInformer
+	var transform cache.TransformFunc
+	if k.projected() {
+		indexers[indexQualifiedNetwork] = qualifiedNetworkIndex
+		indexers[indexLocalNetwork] = localNetworkIndex
+		inf = dynamicinformer.NewFilteredDynamicInformer(cfg.Dynamic, k.GVR, metav1.NamespaceAll, 0, indexers, nil).Informer()
+		p := &projector{kind: k.Name, path: k.NetworksPath, logger: i.logger}
+		transform = p.transform
+	} else {
+		inf = metadatainformer.NewFilteredMetadataInformer(cfg.Metadata, k.GVR, metav1.NamespaceAll, 0, indexers, nil).Informer()
+		transform = stripMetadata
+	}
+	if err := inf.SetTransform(transform); err != nil {
+		return nil, err
+	}
+	logger := i.logger.With(zap.String("kind", k.Name))
+	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+		logWatchError(logger, err)
+	}); err != nil {
+		return nil, err
+	}
+	ki := &kindInformer{kind: k, informer: inf}
+	if k.FullOnDemand {
+		if _, err := inf.AddEventHandler(i.evictionHandler(k)); err != nil {
+			return nil, err
+		}
+	}
+	return ki, nil
+}
+
+// logWatchError replaces client-go's klog output for list/watch failures,
+// such as a kind the ClusterRole does not allow or a missing CRD.
+func logWatchError(logger *zap.Logger, err error) {
+	switch {
+	case errors.Is(err, io.EOF), apierrors.IsResourceExpired(err), apierrors.IsGone(err):
+		logger.Debug("Watch closed", zap.Error(err))
+	default:
+		logger.Warn("List or watch failed", zap.Error(err))
+	}
+}
+
+// evictionHandler drops cached full objects of kind k as soon as the metadata
+// informer sees them change or go. The resourceVersion check in get is what
+// guarantees freshness; this only frees memory early.
+func (i *Informers) evictionHandler(k Kind) cache.ResourceEventHandlerFuncs {
+	gr := k.GVR.GroupResource()
+	return cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if m, ok := obj.(metav1.Object); ok {
+				i.lru.invalidate(lruKey{gr, m.GetNamespace(), m.GetName()}, m.GetResourceVersion())
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if m, ok := obj.(metav1.Object); ok {
+				i.lru.invalidate(lruKey{gr, m.GetNamespace(), m.GetName()}, "")
+			}
+		},
+	}
+}
+
+// Start runs every informer until ctx is done. Only the first call has an
+// effect. Wait returns when the informers have stopped.
+func (i *Informers) Start(ctx context.Context) {
+	i.startOnce.Do(func() {
+		for _, ki := range i.kinds {
+			i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
+		}
+	})
+}
+
+// Wait blocks until the informers started by Start have returned, which
+// they do once Start's context is done.
+func (i *Informers) Wait() { i.wg.Wait() }
+
+// WaitForSync blocks until every informer has synced, or ctx is done; the
+// error then names the kinds that have not.
+func (i *Informers) WaitForSync(ctx context.Context) error {
+	for _, ki := range i.kinds {
+		select {
+		case <-ki.informer.HasSyncedChecker().Done():
+		case <-ctx.Done():
+			if err := i.Ready(); err != nil {
+				return fmt.Errorf("%w: %w", err, context.Cause(ctx))
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// Synced reports whether every informer has completed its initial list.
+func (i *Informers) Synced() bool { return i.Ready() == nil }
+
+// Ready returns nil once every informer has synced, or an error naming the
+// kinds that have not (for /readyz).
+func (i *Informers) Ready() error {
+	var pending []string
+	for _, ki := range i.kinds {
+		if !ki.informer.HasSynced() {
+			pending = append(pending, ki.kind.Name)
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("informers not synced: %s", strings.Join(pending, ", "))
+	}
+	return nil
+}
+
+// CacheStats returns the counters of the full-object LRU.
+func (i *Informers) CacheStats() LRUStats { return i.lru.snapshot() }
+
+// Counts returns the number of cached objects per kind name.
+func (i *Informers) Counts() map[string]int {
+	out := make(map[string]int, len(i.kinds))
+	for _, ki := range i.kinds {
+		out[ki.kind.Name] = len(ki.informer.GetIndexer().ListKeys())
+	}
+	return out
+}
+
+// ResourceVersion returns the resourceVersion the cache holds for the named
+// object of kind, and whether it holds it at all.
+func (i *Informers) ResourceVersion(kind, namespace, name string) (string, bool) {
+	ki := i.byName[kind]
+	if ki == nil {
+		return "", false
+	}
+	obj, ok := ki.get(namespace, name)
+	if !ok {
+		return "", false
+	}
+	return obj.GetResourceVersion(), true
+}
+
+// get returns the cached object namespace/name (name alone if cluster-scoped).
+func (ki *kindInformer) get(namespace, name string) (metav1.Object, bool) {
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	obj, ok, err := ki.informer.GetIndexer().GetByKey(key)
+	if err != nil || !ok {
+		return nil, false
+	}
+	m, ok := obj.(metav1.Object)
+	return m, ok
+}
+
+// labelIndexName is the indexer name for label key.
+func labelIndexName(key string) string { return "label:" + key }
+
+func labelIndexFunc(key string) cache.IndexFunc {
+	return func(obj any) ([]string, error) {
+		m, ok := obj.(metav1.Object)
+		if !ok {
+			return nil, nil
+		}
+		if v, ok := m.GetLabels()[key]; ok {
+			return []string{v}, nil
+		}
+		return nil, nil
+	}
+}

@@ -1,0 +1,226 @@
+// Package informerstest runs the real informers.Informers over fake
+// metadata and dynamic clients, for tests that need a Store holding given
+// objects and following changes to them.
+package informerstest
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	metadatafake "k8s.io/client-go/metadata/fake"
+
+	"github.com/lowmem/harvester-network-webhook/informers"
+)
+
+// syncTimeout bounds every wait for the informers to catch up.
+const syncTimeout = 10 * time.Second
+
+// Cluster is a fake API server (one fake client per protocol, holding the
+// same objects) and a started, synced Store over it.
+type Cluster struct {
+	Store    *informers.Informers
+	Metadata *metadatafake.FakeMetadataClient
+	Dynamic  *dynamicfake.FakeDynamicClient
+
+	t     testing.TB
+	kinds map[schema.GroupVersionKind]informers.Kind
+
+	mu sync.Mutex
+	rv int64 // last resourceVersion handed out
+}
+
+// NewStore returns a synced Store of the v1.4 kinds holding objs. Objects of
+// kinds it does not watch are ignored. It stops when the test ends.
+func NewStore(t testing.TB, objs ...*unstructured.Unstructured) *informers.Informers {
+	t.Helper()
+	return New(t, informers.Config{}, objs...).Store
+}
+
+// New starts a Cluster holding objs and waits for its Store to sync. In cfg,
+// the clients are ignored; Kinds, LRUBytes and Logger are used. Objects
+// without a resourceVersion get one; objects of kinds not in cfg.Kinds are
+// ignored.
+func New(t testing.TB, cfg informers.Config, objs ...*unstructured.Unstructured) *Cluster {
+	t.Helper()
+	if cfg.Kinds == nil {
+		cfg.Kinds = informers.V14Kinds()
+	}
+	c := &Cluster{t: t, kinds: make(map[schema.GroupVersionKind]informers.Kind), rv: 1_000_000}
+	listKinds := make(map[schema.GroupVersionResource]string, len(cfg.Kinds))
+	for _, k := range cfg.Kinds {
+		c.kinds[k.GVR.GroupVersion().WithKind(k.Name)] = k
+		listKinds[k.GVR] = k.Name + "List"
+	}
+	c.Metadata = metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme())
+	c.Dynamic = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
+	for _, obj := range objs {
+		if _, ok := c.kinds[obj.GroupVersionKind()]; !ok {
+			continue
+		}
+		obj = obj.DeepCopy()
+		if obj.GetResourceVersion() == "" {
+			obj.SetResourceVersion(c.nextRV())
+		}
+		if err := c.write(obj, false); err != nil {
+			t.Fatalf("informerstest: add %s %s/%s: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+		}
+	}
+
+	cfg.Metadata, cfg.Dynamic = c.Metadata, c.Dynamic
+	store, err := informers.New(cfg)
+	if err != nil {
+		t.Fatalf("informerstest: %v", err)
+	}
+	c.Store = store
+	ctx, cancel := context.WithCancel(context.Background())
+	store.Start(ctx)
+	t.Cleanup(func() {
+		cancel()
+		store.Wait()
+	})
+	syncCtx, syncCancel := context.WithTimeout(ctx, syncTimeout)
+	defer syncCancel()
+	if err := store.WaitForSync(syncCtx); err != nil {
+		t.Fatalf("informerstest: %v", err)
+	}
+	return c
+}
+
+// Create adds obj to the fake cluster with a new resourceVersion and waits
+// until the Store holds it.
+func (c *Cluster) Create(obj *unstructured.Unstructured) {
+	c.t.Helper()
+	c.change(obj, false)
+}
+
+// Update replaces obj in the fake cluster, giving it a new resourceVersion,
+// and waits until the Store holds that version.
+func (c *Cluster) Update(obj *unstructured.Unstructured) {
+	c.t.Helper()
+	c.change(obj, true)
+}
+
+// Delete removes the object named like obj (kind, namespace, name) from the
+// fake cluster and waits until the Store no longer holds it.
+func (c *Cluster) Delete(obj *unstructured.Unstructured) {
+	c.t.Helper()
+	k := c.kind(obj)
+	ns, name := obj.GetNamespace(), obj.GetName()
+	if err := c.Metadata.Tracker().Delete(k.GVR, ns, name); err != nil {
+		c.t.Fatalf("informerstest: delete %s %s/%s: %v", k.Name, ns, name, err)
+	}
+	if err := c.Dynamic.Tracker().Delete(k.GVR, ns, name); err != nil {
+		c.t.Fatalf("informerstest: delete %s %s/%s: %v", k.Name, ns, name, err)
+	}
+	c.waitFor(k, ns, name, func(_ string, ok bool) bool { return !ok })
+}
+
+// Gets counts the GET requests sent for kind through the dynamic client:
+// the full-object fetches of the Store.
+func (c *Cluster) Gets(kind string) int {
+	n := 0
+	for _, a := range c.Dynamic.Actions() {
+		if a.GetVerb() == "get" && a.GetResource().Resource == c.kindByName(kind).GVR.Resource {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Cluster) change(obj *unstructured.Unstructured, update bool) {
+	c.t.Helper()
+	k := c.kind(obj)
+	obj = obj.DeepCopy()
+	rv := c.nextRV()
+	obj.SetResourceVersion(rv)
+	if err := c.write(obj, update); err != nil {
+		c.t.Fatalf("informerstest: write %s %s/%s: %v", k.Name, obj.GetNamespace(), obj.GetName(), err)
+	}
+	c.waitFor(k, obj.GetNamespace(), obj.GetName(), func(got string, ok bool) bool { return ok && got == rv })
+}
+
+// write stores obj in both fake clients: as metadata for the metadata
+// informers and in full for GETs and the projected kinds.
+func (c *Cluster) write(obj *unstructured.Unstructured, update bool) error {
+	gvr := c.kinds[obj.GroupVersionKind()].GVR
+	ns := obj.GetNamespace()
+	pom := partialMetadata(obj)
+	if update {
+		if err := c.Metadata.Tracker().Update(gvr, pom, ns); err != nil {
+			return err
+		}
+		return c.Dynamic.Tracker().Update(gvr, obj, ns)
+	}
+	if err := c.Metadata.Tracker().Create(gvr, pom, ns); err != nil {
+		return err
+	}
+	return c.Dynamic.Tracker().Create(gvr, obj, ns)
+}
+
+// waitFor polls the Store until done accepts what it holds for the object.
+func (c *Cluster) waitFor(k informers.Kind, ns, name string, done func(rv string, ok bool) bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(syncTimeout)
+	for !done(c.Store.ResourceVersion(k.Name, ns, name)) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("informerstest: store did not follow the change of %s %s/%s", k.Name, ns, name)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) kind(obj *unstructured.Unstructured) informers.Kind {
+	c.t.Helper()
+	k, ok := c.kinds[obj.GroupVersionKind()]
+	if !ok {
+		c.t.Fatalf("informerstest: kind %s is not watched", obj.GroupVersionKind())
+	}
+	return k
+}
+
+func (c *Cluster) kindByName(name string) informers.Kind {
+	c.t.Helper()
+	for _, k := range c.kinds {
+		if k.Name == name {
+			return k
+		}
+	}
+	c.t.Fatalf("informerstest: kind %s is not watched", name)
+	return informers.Kind{}
+}
+
+func (c *Cluster) nextRV() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rv++
+	return strconv.FormatInt(c.rv, 10)
+}
+
+// partialMetadata is what the API server sends a metadata client for obj.
+func partialMetadata(obj *unstructured.Unstructured) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind()},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              obj.GetName(),
+			Namespace:         obj.GetNamespace(),
+			UID:               obj.GetUID(),
+			ResourceVersion:   obj.GetResourceVersion(),
+			Generation:        obj.GetGeneration(),
+			CreationTimestamp: obj.GetCreationTimestamp(),
+			DeletionTimestamp: obj.GetDeletionTimestamp(),
+			Labels:            obj.GetLabels(),
+			Annotations:       obj.GetAnnotations(),
+			OwnerReferences:   obj.GetOwnerReferences(),
+			Finalizers:        obj.GetFinalizers(),
+			ManagedFields:     obj.GetManagedFields(),
+		},
+	}
+}

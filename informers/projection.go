@@ -1,0 +1,130 @@
+package informers
+
+import (
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Indexes of projected kinds by multus network name. A networkName is either
+// "ns/name" or a bare "name" that refers to the object's own namespace; both
+// are indexed as "ns/name", in separate indexes, so each half of "who uses
+// NAD ns/name" is one exact lookup without filtering.
+const (
+	indexQualifiedNetwork = "network"       // networkName "ns/name", as written
+	indexLocalNetwork     = "local-network" // bare networkName, as "<own ns>/name"
+)
+
+// projection is all that is kept of a network user (a VMI): a 112-byte
+// struct plus name and resourceVersion, the other strings interned; about
+// 340 bytes per VMI in the store with key and indexes
+// (BenchmarkCachedBytesPerObject). It implements metav1.Object and runtime.Object only so that the
+// informer's store can key and hand it around (projection_meta.go).
+type projection struct {
+	namespace       string
+	name            string
+	resourceVersion string
+	node            string   // status.nodeName
+	qualified       []string // distinct networkNames written "ns/name"
+	local           []string // distinct bare networkNames, as "<namespace>/name"
+}
+
+// projector builds projections for one kind.
+type projector struct {
+	kind   string
+	path   []string // to the networks list, e.g. spec.networks
+	logger *zap.Logger
+}
+
+// transform is the informer transform of a projected kind. The full decoded
+// object becomes garbage as soon as it returns. It is idempotent, and lets
+// other types (tombstones) through.
+func (p *projector) transform(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return p.project(u), nil
+	}
+	return obj, nil
+}
+
+func (p *projector) project(u *unstructured.Unstructured) *projection {
+	pr := &projection{
+		namespace: intern(u.GetNamespace()),
+		// Cloned so that the projection never pins the decoded object.
+		name:            strings.Clone(u.GetName()),
+		resourceVersion: strings.Clone(u.GetResourceVersion()),
+	}
+	if node, ok := nested(u.Object, "status", "nodeName").(string); ok {
+		pr.node = intern(node)
+	}
+	raw := nested(u.Object, p.path...)
+	if raw == nil {
+		return pr
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		// Malformed objects are kept without networks rather than failing
+		// the informer; the API server's schema makes this unlikely.
+		p.logger.Debug("Networks field is not a list", zap.String("kind", p.kind),
+			zap.String("namespace", pr.namespace), zap.String("name", pr.name),
+			zap.String("path", strings.Join(p.path, ".")))
+		return pr
+	}
+	for _, n := range list {
+		name, ok := nested(n, "multus", "networkName").(string)
+		if !ok || name == "" {
+			continue
+		}
+		if strings.Contains(name, "/") {
+			pr.qualified = appendDistinct(pr.qualified, name)
+		} else {
+			pr.local = appendDistinct(pr.local, pr.namespace+"/"+name)
+		}
+	}
+	pr.qualified = slices.Clip(pr.qualified)
+	pr.local = slices.Clip(pr.local)
+	return pr
+}
+
+// appendDistinct appends the interned s to list unless it is there already:
+// two interfaces on one network index the object once, as upstream's index
+// (a set per value) does.
+func appendDistinct(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, intern(s))
+}
+
+// nested walks maps along path and returns what it finds, or nil when a step
+// is missing or not a map.
+func nested(v any, path ...string) any {
+	for _, key := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
+}
+
+func qualifiedNetworkIndex(obj any) ([]string, error) {
+	if p, ok := obj.(*projection); ok {
+		return p.qualified, nil
+	}
+	return nil, nil
+}
+
+func localNetworkIndex(obj any) ([]string, error) {
+	if p, ok := obj.(*projection); ok {
+		return p.local, nil
+	}
+	return nil, nil
+}
+
+// ref converts a projection to the Store's result type.
+func (p *projection) ref() VMIRef {
+	return VMIRef{Namespace: p.namespace, Name: p.name, Node: p.node}
+}
