@@ -1,0 +1,124 @@
+package certs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// DefaultServiceName is upstream's app name. It names the Service, both
+// Secrets and the serving certificate's SAN.
+const DefaultServiceName = "harvester-network-webhook"
+
+// Defaults for the Options durations.
+const (
+	// DefaultCAValidity matches dynamiclistener's CA lifetime.
+	DefaultCAValidity = 10 * 365 * 24 * time.Hour
+	// DefaultLeafValidity matches upstream's
+	// CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS default of 365.
+	DefaultLeafValidity = 365 * 24 * time.Hour
+	// DefaultRenewBefore matches dynamiclistener's renewal threshold.
+	DefaultRenewBefore = 90 * 24 * time.Hour
+)
+
+// Options configures Ensure. Only Namespace is required.
+type Options struct {
+	// Namespace holds the Service and both Secrets.
+	Namespace string
+	// ServiceName is the webhook Service's name. The Secrets are
+	// <ServiceName>-ca and <ServiceName>-tls, and the leaf always covers
+	// <ServiceName>.<Namespace>.svc. Default DefaultServiceName.
+	ServiceName string
+	// ExtraSANs are further DNS names or IP addresses the leaf must cover,
+	// such as the host of --webhook-url when running outside the cluster
+	// (an API server calling https://127.0.0.1:8443 checks an IP SAN).
+	ExtraSANs []string
+	// CAValidity is the lifetime of a newly created CA. Default
+	// DefaultCAValidity.
+	CAValidity time.Duration
+	// LeafValidity is the lifetime of a newly issued leaf, capped at the
+	// CA's expiry. Default DefaultLeafValidity.
+	LeafValidity time.Duration
+	// RenewBefore is how long before expiry a CA or leaf is replaced.
+	// Default DefaultRenewBefore.
+	RenewBefore time.Duration
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives one Info line per Secret written. Default no-op.
+	Logger *zap.Logger
+}
+
+// CASecretName is the name of the Secret holding the CA.
+func (o Options) CASecretName() string { return o.serviceName() + "-ca" }
+
+// TLSSecretName is the name of the Secret holding the serving certificate.
+func (o Options) TLSSecretName() string { return o.serviceName() + "-tls" }
+
+// ServiceDNSName is the name the API server dials: <service>.<ns>.svc.
+func (o Options) ServiceDNSName() string {
+	return o.serviceName() + "." + o.Namespace + ".svc"
+}
+
+// SANs lists the names the leaf must cover: the Service DNS name first, then
+// ExtraSANs without blanks and duplicates.
+func (o Options) SANs() []string {
+	sans := []string{o.ServiceDNSName()}
+	seen := map[string]bool{sans[0]: true}
+	for _, s := range o.ExtraSANs {
+		s = strings.TrimSpace(s)
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		sans = append(sans, s)
+	}
+	return sans
+}
+
+func (o Options) serviceName() string {
+	if o.ServiceName == "" {
+		return DefaultServiceName
+	}
+	return o.ServiceName
+}
+
+// withDefaults returns a copy with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	o.ServiceName = o.serviceName()
+	if o.CAValidity <= 0 {
+		o.CAValidity = DefaultCAValidity
+	}
+	if o.LeafValidity <= 0 {
+		o.LeafValidity = DefaultLeafValidity
+	}
+	if o.RenewBefore <= 0 {
+		o.RenewBefore = DefaultRenewBefore
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	if o.Namespace == "" {
+		return errors.New("certs: namespace is required")
+	}
+	for _, san := range o.SANs() {
+		if net.ParseIP(san) != nil {
+			continue
+		}
+		if errs := validation.IsDNS1123Subdomain(san); len(errs) > 0 {
+			return fmt.Errorf("certs: SAN %q is neither an IP nor a DNS name: %s", san, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
