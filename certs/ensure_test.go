@@ -317,9 +317,7 @@ func actionName(a k8stesting.Action) string {
 	switch a := a.(type) {
 	case k8stesting.GetAction:
 		return a.GetName()
-	case k8stesting.CreateAction:
-		return a.GetObject().(metav1.Object).GetName()
-	case k8stesting.UpdateAction:
+	case k8stesting.CreateAction: // UpdateAction has the same method set
 		return a.GetObject().(metav1.Object).GetName()
 	}
 	return ""

@@ -57,7 +57,9 @@ func vlanConfig(name, cn string, mtu int64) *unstructured.Unstructured {
 	return u
 }
 
-func vlanStatus(name, cn, vc, ready string) *unstructured.Unstructured {
+// vlanStatus is a VlanStatus of cluster network "data".
+func vlanStatus(name, vc, ready string) *unstructured.Unstructured {
+	const cn = "data"
 	u := object("network.harvesterhci.io/v1beta1", "VlanStatus", "", name,
 		map[string]any{
 			"network.harvesterhci.io/clusternetwork": cn,

@@ -29,7 +29,6 @@ func stripObjectMeta(m *metav1.ObjectMeta) {
 	m.Finalizers = nil
 	m.UID = ""
 	m.GenerateName = ""
-	m.SelfLink = ""
 	m.DeletionGracePeriodSeconds = nil
 	m.Namespace = intern(m.Namespace)
 	m.Labels = internMap(m.Labels, nil)

@@ -1,0 +1,36 @@
+# Targets are documented with "##"; `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+GO ?= go
+GOLANGCI_LINT_VERSION ?= v2.15.0
+
+include e2e/tools/tools.mk
+
+.PHONY: help build test unit e2e lint run clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_/-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+build: ## Build bin/harvester-network-webhook
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/harvester-network-webhook .
+
+test: tools ## Run every test: unit, parity replay and end-to-end (builds the control plane first)
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+unit: ## Run the tests that need no control plane
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: tools ## Run the end-to-end tests only (E2E_KUBECONFIG=<file> uses an existing cluster)
+	$(GO) test -count=1 -v -timeout 20m ./e2e/
+
+lint: ## gofmt, go vet and golangci-lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+
+run: tools bin/kubectl build ## Start a local control plane, the webhook registered against it and example objects; Ctrl-C stops
+	$(GO) run ./e2e/cmd/demo
+
+clean: clean-tools ## Remove built binaries
+	rm -f bin/harvester-network-webhook

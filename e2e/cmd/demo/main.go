@@ -1,0 +1,120 @@
+// Command demo runs the webhook's main job locally: it starts a control plane
+// (etcd and kube-apiserver from bin/), runs the webhook binary registered
+// against it by URL, applies the example objects and waits for Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
+	"github.com/lowmem/harvester-network-webhook/e2e/harness"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	binary := flag.String("webhook-bin", "bin/harvester-network-webhook", "webhook binary to run")
+	binDir := flag.String("bin-dir", "bin", "directory holding etcd, kube-apiserver and kubectl")
+	manifests := flag.String("manifests", "manifests", "directory holding crds/ and examples/")
+	version := flag.String("harvester-version", "v1.4", "Harvester version whose rules the webhook enforces")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logf := func(f string, a ...any) { fmt.Printf("==> "+f+"\n", a...) }
+
+	logf("starting etcd and kube-apiserver")
+	cp, err := controlplane.Start(ctx, controlplane.Options{
+		BinDir: *binDir, CRDDir: filepath.Join(*manifests, "crds"), Logf: logf,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cp.Stop() }()
+	client, err := harness.NewClient(cp.Config)
+	if err != nil {
+		return err
+	}
+	if _, err := client.Apply(ctx, []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"harvester-system"}}`)); err != nil {
+		return err
+	}
+	logf("starting %s (logs: %s)", *binary, filepath.Join(cp.WorkDir, "webhook.log"))
+	log, err := os.Create(filepath.Join(cp.WorkDir, "webhook.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Close() }()
+	wh, err := harness.StartWebhook(ctx, harness.WebhookOptions{
+		Binary: *binary, Kubeconfig: cp.Kubeconfig, Log: log,
+		Args: []string{"--harvester-version", *version, "--namespace", "harvester-system"},
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = wh.Stop() }()
+	if err := harness.WaitAdmitting(ctx, client, "harvester-system"); err != nil {
+		return err
+	}
+	if err := applyExamples(ctx, client, filepath.Join(*manifests, "examples")); err != nil {
+		return err
+	}
+	kubectl := filepath.Join(*binDir, "kubectl")
+	fmt.Printf(`
+The webhook serves %s and is registered with the API server.
+  kubeconfig: %s
+  health:     http://127.0.0.1:%d/readyz  and  /metrics
+
+Try a change the webhook denies (VLAN 5000 is out of range):
+  %s --kubeconfig %s apply -f %s
+
+or delete a NAD that a running VM uses:
+  %s --kubeconfig %s -n demo delete network-attachment-definitions vlan100
+
+Press Ctrl-C to stop everything.
+`, wh.URL, cp.Kubeconfig, wh.HealthPort, kubectl, cp.Kubeconfig, filepath.Join(*manifests, "examples", "denied"), kubectl, cp.Kubeconfig)
+
+	select {
+	case <-ctx.Done():
+		logf("stopping")
+	case <-wh.Exited():
+		return fmt.Errorf("the webhook exited:\n%s", wh.Logs())
+	case <-cp.Done():
+		return fmt.Errorf("the control plane exited: %v", cp.Err())
+	}
+	return nil
+}
+
+// applyExamples creates the example objects file by file, in name order.
+func applyExamples(ctx context.Context, client *harness.Client, dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		objs, err := client.Apply(ctx, b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, o := range objs {
+			fmt.Printf("    created %s %s\n", o.GetKind(), o.GetName())
+		}
+	}
+	return nil
+}
