@@ -37,16 +37,12 @@ func validateClusterNetworkCreate(_ context.Context, r *Request, cn *v1beta1.Clu
 	return nil
 }
 
+// validateClusterNetworkDelete refuses mgmt and cluster networks that still
+// have VlanConfigs. As upstream, a failure to list them is returned without
+// the prefix.
 func validateClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
-	if err := checkClusterNetworkDelete(ctx, r, cn); err != nil {
-		return clusterNetworkError(r, opDelete, cn.Name, err)
-	}
-	return nil
-}
-
-func checkClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
 	if cn.Name == mgmtNetwork {
-		return errors.New("it's not allowed")
+		return clusterNetworkError(r, opDelete, cn.Name, errors.New("it's not allowed"))
 	}
 	vcs, err := r.Store.VlanConfigs(ctx, cn.Name)
 	if err != nil {
@@ -57,7 +53,8 @@ func checkClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.Clus
 		for i, vc := range vcs {
 			names[i] = vc.Name
 		}
-		return fmt.Errorf("vlanconfig(s) %v under this clusternetwork is/are still exist(s)", names)
+		err := fmt.Errorf("vlanconfig(s) %v under this clusternetwork is/are still exist(s)", names)
+		return clusterNetworkError(r, opDelete, cn.Name, err)
 	}
 	return nil
 }

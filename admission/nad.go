@@ -25,6 +25,7 @@ import (
 //   - "the length of the brName could not be more than 15"
 //   - "the suffix of the brName should be -br"
 //   - "unmarshal config <config> failed: <err>"
+//   - "config is empty" (the config "null")
 //   - "it's still used by VM(s) <ns/name, …> which must be stopped at first"
 //   - route annotation errors (netconf.go)
 
@@ -91,12 +92,14 @@ func mutateNADUpdate(ctx context.Context, r *Request, old, nad *cniv1.NetworkAtt
 	return ops, nil
 }
 
+// networkPatches decodes the old config, then the new one: when both are
+// invalid, the old one's error is the answer, as upstream.
 func networkPatches(ctx context.Context, r *Request, old, nad *cniv1.NetworkAttachmentDefinition) ([]PatchOp, error) {
-	newConf, err := decodeNetConfStrict(nad.Spec.Config)
+	oldConf, err := decodeNetConfStrict(old.Spec.Config)
 	if err != nil {
 		return nil, err
 	}
-	oldConf, err := decodeNetConfStrict(old.Spec.Config)
+	newConf, err := decodeNetConfStrict(nad.Spec.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +152,7 @@ func legacyNetworkLabels(ctx context.Context, r *Request, current map[string]str
 	if oldConf.BrName != newConf.BrName {
 		oldCN, err := clusterNetworkOfBridge(oldConf.BrName)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the previous cluster network is unknown: %w", err)
 		}
 		labels[labelLastClusterNetwork] = oldCN
 	}
@@ -164,7 +167,7 @@ func legacyNetworkLabels(ctx context.Context, r *Request, current map[string]str
 // outdatedAutoRoute marks an auto-mode route annotation outdated. It reports
 // false when the annotation is not in auto mode and so stays as it is.
 func outdatedAutoRoute(annotation string) (string, bool, error) {
-	var conf legacyLayer3NetworkConf
+	var conf layer3NetworkConf
 	if annotation != "" {
 		if err := json.Unmarshal([]byte(annotation), &conf); err != nil {
 			return "", false, fmt.Errorf("unmarshal %s failed, error: %w", annotation, err)
@@ -202,6 +205,9 @@ func validateNADConfig(nad *cniv1.NetworkAttachmentDefinition) error {
 }
 
 func checkBridgeConf(conf *NetConf) error {
+	if conf == nil {
+		return errors.New("config is empty")
+	}
 	if conf.Vlan < 0 || conf.Vlan > 4094 {
 		return errors.New("VLAN ID must >=0 and <=4094")
 	}

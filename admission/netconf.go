@@ -6,39 +6,30 @@ import (
 	"net"
 	"strings"
 
-	cnitypes "github.com/lowmem/harvester-network-webhook/apis/cni/types"
+	"github.com/lowmem/harvester-network-webhook/admission/internal/utils"
 )
 
-// NetConf is the bridge CNI configuration in a NAD's spec.config, with the
-// fields upstream decodes. Its type name shows in decode errors.
-type NetConf struct {
-	cnitypes.NetConf
-	BrName       string `json:"bridge"`
-	IsGW         bool   `json:"isGateway"`
-	IsDefaultGW  bool   `json:"isDefaultGateway"`
-	ForceAddress bool   `json:"forceAddress"`
-	IPMasq       bool   `json:"ipMasq"`
-	MTU          int    `json:"mtu"`
-	HairpinMode  bool   `json:"hairpinMode"`
-	PromiscMode  bool   `json:"promiscMode"`
-	Vlan         int    `json:"vlan"`
-}
+// NetConf is the bridge CNI configuration in a NAD's spec.config. It is
+// declared in package utils, as upstream's is, because its name shows in
+// decode errors ("Go value of type utils.NetConf").
+type NetConf = utils.NetConf
 
-// decodeNetConf parses spec.config; an empty config is a zero NetConf, as in
-// the upstream validators.
+// decodeNetConf parses spec.config as the upstream validator does: an empty
+// config is a zero NetConf, and the config "null" is no NetConf at all (nil),
+// which checkBridgeConf denies with "config is empty".
 func decodeNetConf(config string) (*NetConf, error) {
 	conf := &NetConf{}
 	if config == "" {
 		return conf, nil
 	}
-	if err := json.Unmarshal([]byte(config), conf); err != nil {
+	if err := json.Unmarshal([]byte(config), &conf); err != nil {
 		return nil, err
 	}
 	return conf, nil
 }
 
 // decodeNetConfStrict parses spec.config and, like the upstream mutator,
-// treats an empty config as an error.
+// treats an empty config as an error ("null" is a zero NetConf here).
 func decodeNetConfStrict(config string) (*NetConf, error) {
 	conf := &NetConf{}
 	if err := json.Unmarshal([]byte(config), conf); err != nil {
@@ -57,31 +48,15 @@ func clusterNetworkOfBridge(bridge string) (string, error) {
 	return bridge[:len(bridge)-len(bridgeSuffix)], nil
 }
 
-// Layer3NetworkConf is the network.harvesterhci.io/route annotation. The
-// field order and omitempty tags decide the bytes of re-serialised annotations.
-type Layer3NetworkConf struct {
-	Mode         string `json:"mode,omitempty"`
-	ServerIPAddr string `json:"serverIPAddr,omitempty"`
-	CIDR         string `json:"cidr,omitempty"`
-	Gateway      string `json:"gateway,omitempty"`
-	Connectivity string `json:"connectivity,omitempty"`
-	Outdated     bool   `json:"outdated,omitempty"`
-}
-
-// legacyLayer3NetworkConf is the route annotation as v0.5.x declared it: the
-// same fields in another order, which shows in re-serialised annotations.
-type legacyLayer3NetworkConf struct {
-	Mode         string `json:"mode,omitempty"`
-	CIDR         string `json:"cidr,omitempty"`
-	Gateway      string `json:"gateway,omitempty"`
-	ServerIPAddr string `json:"serverIPAddr,omitempty"`
-	Connectivity string `json:"connectivity,omitempty"`
-	Outdated     bool   `json:"outdated,omitempty"`
-}
+// layer3NetworkConf is the network.harvesterhci.io/route annotation as
+// v0.5.x declares it (field order mode, cidr, gateway, serverIPAddr,
+// connectivity, outdated), which shows in re-serialised annotations, and with
+// upstream's type names, which show in decode errors.
+type layer3NetworkConf = utils.Layer3NetworkConf
 
 const (
-	routeModeAuto   = "auto"
-	routeModeManual = "manual"
+	routeModeAuto   utils.Mode = "auto"
+	routeModeManual utils.Mode = "manual"
 )
 
 // validateRoute checks the route annotation (spec §2.6, all versions).
@@ -89,7 +64,7 @@ func validateRoute(annotation string) error {
 	if annotation == "" {
 		return nil
 	}
-	var conf Layer3NetworkConf
+	var conf layer3NetworkConf
 	if err := json.Unmarshal([]byte(annotation), &conf); err != nil {
 		return fmt.Errorf("unmarshal %s faield, error: %w", annotation, err)
 	}

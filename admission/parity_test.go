@@ -110,7 +110,7 @@ func replayParityCase(t *testing.T, c *parityCase) {
 	if got.Response.UID != sent.Request.UID {
 		t.Errorf("case %s: response uid %q, want the request's %q", c.Name, got.Response.UID, sent.Request.UID)
 	}
-	actual := toParityResponse(t, got.Response)
+	actual := toParityResponse(got.Response)
 	if c.UpstreamFailed != nil {
 		// Upstream crashed; we must deny, with a message that says why.
 		if actual.Allowed || actual.Status == nil || actual.Status.Message == "" {
@@ -123,7 +123,7 @@ func replayParityCase(t *testing.T, c *parityCase) {
 	}
 }
 
-func toParityResponse(t *testing.T, r *admissionv1.AdmissionResponse) *parityResponse {
+func toParityResponse(r *admissionv1.AdmissionResponse) *parityResponse {
 	p := &parityResponse{Allowed: r.Allowed}
 	if r.Result != nil {
 		p.Status = &parityStatus{Code: r.Result.Code, Reason: string(r.Result.Reason), Message: r.Result.Message}

@@ -20,11 +20,6 @@ type Request struct {
 	Store   informers.Store
 }
 
-// fromController reports whether the network controller sent the request.
-func (r *Request) fromController() bool {
-	return r.Profile.ControllerUser != "" && r.UserInfo.Username == r.Profile.ControllerUser
-}
-
 // route handles one kind on one webhook path. Like upstream's router it
 // matches on group and kind only; version, resource and operation are not
 // matched, and an operation without a function is allowed.
@@ -48,10 +43,18 @@ func mutating[T any](gvr schema.GroupVersionResource, kind string, scope admissi
 	create func(context.Context, *Request, *T) ([]PatchOp, error),
 	update func(ctx context.Context, r *Request, old, obj *T) ([]PatchOp, error),
 ) route {
-	rt := route{gvr: gvr, kind: kind, scope: scope}
-	rt.ops = operations(create != nil, update != nil, false)
+	rt := route{gvr: gvr, kind: kind, scope: scope, ops: operations(create != nil, update != nil, false)}
 	rt.admit = func(ctx context.Context, r *Request) ([]PatchOp, error) {
-		return dispatch(ctx, r, create, update, nil)
+		old, obj, err := decodeObjects[T](r)
+		switch {
+		case err != nil:
+			return nil, err
+		case r.Operation == admissionv1.Create && create != nil:
+			return create(ctx, r, obj)
+		case r.Operation == admissionv1.Update && update != nil:
+			return update(ctx, r, old, obj)
+		}
+		return nil, nil
 	}
 	return rt
 }
@@ -62,24 +65,19 @@ func validating[T any](gvr schema.GroupVersionResource, kind string, scope admis
 	update func(ctx context.Context, r *Request, old, obj *T) error,
 	del func(context.Context, *Request, *T) error,
 ) route {
-	rt := route{gvr: gvr, kind: kind, scope: scope}
-	rt.ops = operations(create != nil, update != nil, del != nil)
-	var c func(context.Context, *Request, *T) ([]PatchOp, error)
-	var u func(context.Context, *Request, *T, *T) ([]PatchOp, error)
-	var d func(context.Context, *Request, *T) ([]PatchOp, error)
-	if create != nil {
-		c = func(ctx context.Context, r *Request, obj *T) ([]PatchOp, error) { return nil, create(ctx, r, obj) }
-	}
-	if update != nil {
-		u = func(ctx context.Context, r *Request, old, obj *T) ([]PatchOp, error) {
-			return nil, update(ctx, r, old, obj)
-		}
-	}
-	if del != nil {
-		d = func(ctx context.Context, r *Request, old *T) ([]PatchOp, error) { return nil, del(ctx, r, old) }
-	}
+	rt := route{gvr: gvr, kind: kind, scope: scope, ops: operations(create != nil, update != nil, del != nil)}
 	rt.admit = func(ctx context.Context, r *Request) ([]PatchOp, error) {
-		return dispatch(ctx, r, c, u, d)
+		old, obj, err := decodeObjects[T](r)
+		switch {
+		case err != nil:
+		case r.Operation == admissionv1.Create && create != nil:
+			err = create(ctx, r, obj)
+		case r.Operation == admissionv1.Update && update != nil:
+			err = update(ctx, r, old, obj)
+		case r.Operation == admissionv1.Delete && del != nil:
+			err = del(ctx, r, old)
+		}
+		return nil, err
 	}
 	return rt
 }
@@ -98,40 +96,25 @@ func operations(create, update, del bool) []admissionregistrationv1.OperationTyp
 	return ops
 }
 
-// dispatch decodes the objects the operation carries (CREATE and CONNECT:
-// object; UPDATE: oldObject and object; DELETE: oldObject) and calls the
-// operation's function, if any.
-func dispatch[T any](ctx context.Context, r *Request,
-	create func(context.Context, *Request, *T) ([]PatchOp, error),
-	update func(context.Context, *Request, *T, *T) ([]PatchOp, error),
-	del func(context.Context, *Request, *T) ([]PatchOp, error),
-) ([]PatchOp, error) {
+// decodeObjects decodes the objects the operation carries: object for
+// CREATE and CONNECT, oldObject then object for UPDATE, oldObject for DELETE.
+// Like upstream, any other operation has its object decoded, then is refused.
+func decodeObjects[T any](r *Request) (old, obj *T, err error) {
 	switch r.Operation {
 	case admissionv1.Create, admissionv1.Connect:
-		obj, err := decodeObject[T](r.Object.Raw, "object")
-		if err != nil || create == nil || r.Operation == admissionv1.Connect {
-			return nil, err
-		}
-		return create(ctx, r, obj)
+		obj, err = decodeObject[T](r.Object.Raw, "object")
 	case admissionv1.Update:
-		old, err := decodeObject[T](r.OldObject.Raw, "oldObject")
-		if err != nil {
-			return nil, err
+		if old, err = decodeObject[T](r.OldObject.Raw, "oldObject"); err == nil {
+			obj, err = decodeObject[T](r.Object.Raw, "object")
 		}
-		obj, err := decodeObject[T](r.Object.Raw, "object")
-		if err != nil || update == nil {
-			return nil, err
-		}
-		return update(ctx, r, old, obj)
 	case admissionv1.Delete:
-		old, err := decodeObject[T](r.OldObject.Raw, "oldObject")
-		if err != nil || del == nil {
-			return nil, err
-		}
-		return del(ctx, r, old)
+		old, err = decodeObject[T](r.OldObject.Raw, "oldObject")
 	default:
-		return nil, fmt.Errorf("unknown operation %q", r.Operation)
+		if _, err = decodeObject[T](r.Object.Raw, "object"); err == nil {
+			err = fmt.Errorf("unsupported operation %s", r.Operation)
+		}
 	}
+	return old, obj, err
 }
 
 var errNoObject = errors.New("is missing from the admission request")

@@ -58,10 +58,12 @@ func mutateVlanConfigUpdate(_ context.Context, r *Request, old, vc *v1beta1.Vlan
 
 // vlanConfigPatches labels the VlanConfig with its cluster network and
 // records the nodes its selector matches. When no node matches, the old
-// matched-nodes annotation is left as it is, as upstream does.
+// matched-nodes annotation is left as it is, as upstream does. As upstream,
+// an object without labels is always labelled, even with an empty cluster
+// network name.
 func vlanConfigPatches(r *Request, vc *v1beta1.VlanConfig, checkLabel bool) []PatchOp {
 	var ops []PatchOp
-	if checkLabel && vc.Labels[labelClusterNetwork] != vc.Spec.ClusterNetwork {
+	if checkLabel && (vc.Labels == nil || vc.Labels[labelClusterNetwork] != vc.Spec.ClusterNetwork) {
 		l := copyMap(vc.Labels)
 		l[labelClusterNetwork] = vc.Spec.ClusterNetwork
 		ops = append(ops, replaceLabels(l))
@@ -114,33 +116,55 @@ func checkVlanConfigCreate(ctx context.Context, r *Request, vc *v1beta1.VlanConf
 	return nil
 }
 
+// validateVlanConfigUpdate checks the new object, then the nodes the update
+// takes away from the old one. As upstream, errors about the old object's
+// nodes and VMIs name the old object (the name cannot change in practice).
 func validateVlanConfigUpdate(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) error {
-	if err := checkVlanConfigUpdate(ctx, r, old, vc); err != nil {
+	newNodes, skip, err := checkVlanConfigUpdate(ctx, r, old, vc)
+	if err != nil {
 		return vlanConfigError(r, opUpdate, vc.Name, err)
+	}
+	if skip {
+		return nil
+	}
+	if err := checkNodesTakenAway(r, old, vc, newNodes); err != nil {
+		return vlanConfigError(r, opUpdate, old.Name, err)
 	}
 	return nil
 }
 
-func checkVlanConfigUpdate(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) error {
+// checkVlanConfigUpdate validates the new object. It reports skip when the
+// spec is unchanged, which upstream allows without further checks.
+func checkVlanConfigUpdate(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) (newNodes []string, skip bool, err error) {
 	if vc.Spec.ClusterNetwork == mgmtNetwork {
-		return errors.New("cluster network could not be mgmt")
+		return nil, false, errors.New("cluster network could not be mgmt")
 	}
 	if reflect.DeepEqual(old.Spec, vc.Spec) {
-		return nil
+		return nil, true, nil
 	}
 	if err := checkSameMTU(ctx, r, vc); err != nil {
-		return err
+		return nil, false, err
 	}
-	newNodes, err := requiredMatchedNodes(vc)
+	newNodes, err = requiredMatchedNodes(vc)
+	if err != nil {
+		return nil, false, err
+	}
+	return newNodes, false, checkOverlap(ctx, r, vc, newNodes)
+}
+
+// checkNodesTakenAway denies when a VMI runs on a node the update takes away:
+// every old node when the cluster network changes, else the old nodes the new
+// selector no longer matches. With a changed cluster network and no old
+// matched-nodes annotation the set is nil, which means every node, as in
+// v0.5.x; with an unchanged one upstream crashes computing the difference,
+// and this denies instead.
+func checkNodesTakenAway(r *Request, old, vc *v1beta1.VlanConfig, newNodes []string) error {
+	oldNodes, present, err := matchedNodes(old)
 	if err != nil {
 		return err
 	}
-	if err := checkOverlap(ctx, r, vc, newNodes); err != nil {
-		return err
-	}
-	oldNodes, err := requiredMatchedNodes(old)
-	if err != nil {
-		return fmt.Errorf("the current object: %w", err)
+	if old.Spec.ClusterNetwork == vc.Spec.ClusterNetwork && !present {
+		return fmt.Errorf("the nodes it leaves are unknown: the old object has no %s annotation", annotationMatchedNodes)
 	}
 	affected := toSet(oldNodes)
 	if old.Spec.ClusterNetwork == vc.Spec.ClusterNetwork {
@@ -186,8 +210,11 @@ func checkSameMTU(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error
 		if other.Name == vc.Name {
 			continue
 		}
-		if vc.Spec.Uplink.LinkAttributes == nil || other.Spec.Uplink.LinkAttributes == nil {
-			return fmt.Errorf("the MTU can't be compared with network config %s: spec.uplink.linkAttributes is missing", other.Name)
+		if vc.Spec.Uplink.LinkAttributes == nil {
+			return fmt.Errorf("the MTU can't be compared with network config %s: this vlanConfig has no spec.uplink.linkAttributes", other.Name)
+		}
+		if other.Spec.Uplink.LinkAttributes == nil {
+			return fmt.Errorf("the MTU can't be compared with network config %s: it has no spec.uplink.linkAttributes", other.Name)
 		}
 		if vc.Spec.Uplink.LinkAttributes.MTU != other.Spec.Uplink.LinkAttributes.MTU {
 			return fmt.Errorf("the MTU is different from network config %s", other.Name)
@@ -197,10 +224,11 @@ func checkSameMTU(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error
 }
 
 // matchedNodes parses the matched-nodes annotation the mutator wrote. It
-// reports whether the annotation was present at all.
+// reports whether the annotation was present; as upstream, an empty value
+// counts as absent.
 func matchedNodes(vc *v1beta1.VlanConfig) ([]string, bool, error) {
-	raw, ok := vc.Annotations[annotationMatchedNodes]
-	if !ok {
+	raw := vc.Annotations[annotationMatchedNodes]
+	if raw == "" {
 		return nil, false, nil
 	}
 	var nodes []string

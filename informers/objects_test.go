@@ -57,9 +57,9 @@ func vlanConfig(name, cn string, mtu int64) *unstructured.Unstructured {
 	return u
 }
 
-// vlanStatus is a VlanStatus of cluster network "data".
-func vlanStatus(name, vc, ready string) *unstructured.Unstructured {
-	const cn = "data"
+// vlanStatus is a ready VlanStatus of cluster network "data".
+func vlanStatus(name, vc string) *unstructured.Unstructured {
+	const cn, ready = "data", "True"
 	u := object("network.harvesterhci.io/v1beta1", "VlanStatus", "", name,
 		map[string]any{
 			"network.harvesterhci.io/clusternetwork": cn,

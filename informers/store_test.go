@@ -97,7 +97,7 @@ func TestFullObjectFollowsResourceVersion(t *testing.T) {
 // An object the informer still holds but the server no longer has reads as
 // NotFound, with the cache's text.
 func TestFullObjectDeletedMeanwhile(t *testing.T) {
-	c := informerstest.New(t, informers.Config{}, vlanStatus("vs-1", "vc-data", "True"))
+	c := informerstest.New(t, informers.Config{}, vlanStatus("vs-1", "vc-data"))
 	if err := c.Dynamic.Tracker().Delete(informers.VlanStatusesGVR, "", "vs-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestFullObjectDeletedMeanwhile(t *testing.T) {
 }
 
 func TestVlanStatus(t *testing.T) {
-	store := informerstest.NewStore(t, vlanStatus("data-node1", "vc-data", "True"))
+	store := informerstest.NewStore(t, vlanStatus("data-node1", "vc-data"))
 	got, err := store.VlanStatus(t.Context(), "data-node1")
 	if err != nil {
 		t.Fatal(err)
@@ -163,9 +163,9 @@ func TestMetadataLists(t *testing.T) {
 		nad("ns2", "net", map[string]any{informers.LabelClusterNetwork: "data"}, nil),
 		nad("ns1", "net-b", map[string]any{informers.LabelClusterNetwork: "data"}, map[string]any{allowed: "true", "kubectl/last-applied": "{}"}),
 		nad("ns1", "net-a", map[string]any{informers.LabelClusterNetwork: "storage"}, nil),
-		vlanStatus("vs-2", "vc-data", "True"),
-		vlanStatus("vs-1", "vc-data", "True"),
-		vlanStatus("vs-3", "vc-other", "True"),
+		vlanStatus("vs-2", "vc-data"),
+		vlanStatus("vs-1", "vc-data"),
+		vlanStatus("vs-3", "vc-other"),
 	)
 
 	noWitness := labels.NewSelector()

@@ -593,7 +593,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 		case <-cp.done:
 			return cp.Err()
 		case <-ctx.Done():
-			return fmt.Errorf("kube-apiserver not ready (last probe: %v): %w; last lines of its log:\n%s",
+			return fmt.Errorf("kube-apiserver not ready (last probe: %w): %w; last lines of its log:\n%s",
 				last, context.Cause(ctx), cp.apiserver.tail.lastLines(tailLines))
 		case <-ticker.C:
 		}

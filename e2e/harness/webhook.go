@@ -225,7 +225,7 @@ func WaitAdmitting(ctx context.Context, c *Client, namespace string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the API server does not call the webhook yet (last answer: %v)", err)
+			return fmt.Errorf("the API server does not call the webhook yet (last answer: %w)", err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -91,7 +91,7 @@ Press Ctrl-C to stop everything.
 	case <-wh.Exited():
 		return fmt.Errorf("the webhook exited:\n%s", wh.Logs())
 	case <-cp.Done():
-		return fmt.Errorf("the control plane exited: %v", cp.Err())
+		return fmt.Errorf("the control plane exited: %w", cp.Err())
 	}
 	return nil
 }
