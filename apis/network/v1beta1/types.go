@@ -2,7 +2,11 @@
 // as the webhook reads them.
 package v1beta1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	"net"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // ClusterNetwork is a Harvester cluster network (an uplink bridge <name>-br).
 type ClusterNetwork struct {
@@ -40,20 +44,24 @@ type VlanConfigSpec struct {
 
 // Uplink is spec.uplink of a VlanConfig.
 type Uplink struct {
-	NICs           []string        `json:"nics,omitempty"`
-	LinkAttributes *LinkAttributes `json:"linkAttributes,omitempty"`
-	BondOptions    *BondOptions    `json:"bondOptions,omitempty"`
+	NICs           []string     `json:"nics,omitempty"`
+	LinkAttributes *LinkAttrs   `json:"linkAttributes,omitempty"`
+	BondOptions    *BondOptions `json:"bondOptions,omitempty"`
 }
 
-// LinkAttributes is spec.uplink.linkAttributes of a VlanConfig.
-type LinkAttributes struct {
-	MTU          int    `json:"mtu,omitempty"`
-	TxQLen       int    `json:"txQLen,omitempty"`
-	HardwareAddr string `json:"hardwareAddr,omitempty"`
+// LinkAttrs is spec.uplink.linkAttributes of a VlanConfig. HardwareAddr is a
+// net.HardwareAddr as upstream's, so it decodes (and fails to) the same way.
+type LinkAttrs struct {
+	MTU          int              `json:"mtu,omitempty"`
+	TxQLen       int              `json:"txQLen,omitempty"`
+	HardwareAddr net.HardwareAddr `json:"hardwareAddr,omitempty"`
 }
 
 // BondOptions is spec.uplink.bondOptions of a VlanConfig.
 type BondOptions struct {
-	Mode   string `json:"mode,omitempty"`
-	Miimon int    `json:"miimon,omitempty"`
+	Mode   BondMode `json:"mode,omitempty"`
+	Miimon int      `json:"miimon,omitempty"`
 }
+
+// BondMode is a Linux bonding mode such as active-backup.
+type BondMode string
