@@ -1,18 +1,18 @@
 // Package types declares the CNI network configuration common to every
-// plugin, mirroring containernetworking/cni's types.NetConf field for field
+// plugin, mirroring containernetworking/cni v1.1's types.NetConf (the version
+// upstream's webhook builds with) field for field
 // (its name shows in decode errors, and "config unchanged" compares all of it).
 package types
 
 // NetConf is the part of a CNI configuration shared by all plugins.
 type NetConf struct {
-	CNIVersion       string                 `json:"cniVersion,omitempty"`
-	Name             string                 `json:"name,omitempty"`
-	Type             string                 `json:"type,omitempty"`
-	Capabilities     map[string]bool        `json:"capabilities,omitempty"`
-	IPAM             IPAM                   `json:"ipam,omitempty"`
-	DNS              DNS                    `json:"dns"`
-	RawPrevResult    map[string]interface{} `json:"prevResult,omitempty"`
-	ValidAttachments []GRPCAttachment       `json:"cni.dev/attachments,omitempty"`
+	CNIVersion    string                 `json:"cniVersion,omitempty"`
+	Name          string                 `json:"name,omitempty"`
+	Type          string                 `json:"type,omitempty"`
+	Capabilities  map[string]bool        `json:"capabilities,omitempty"`
+	IPAM          IPAM                   `json:"ipam,omitempty"`
+	DNS           DNS                    `json:"dns"`
+	RawPrevResult map[string]interface{} `json:"prevResult,omitempty"`
 }
 
 // IPAM names the IPAM plugin.
@@ -26,10 +26,4 @@ type DNS struct {
 	Domain      string   `json:"domain,omitempty"`
 	Search      []string `json:"search,omitempty"`
 	Options     []string `json:"options,omitempty"`
-}
-
-// GRPCAttachment is a garbage-collection attachment reference.
-type GRPCAttachment struct {
-	ContainerID string `json:"containerID"`
-	IfName      string `json:"ifname"`
 }
