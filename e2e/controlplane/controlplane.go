@@ -158,7 +158,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		return nil, err
 	}
 
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -560,9 +560,9 @@ func modulePath(gomod string) string {
 	return ""
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1. They are held
+// FreePorts returns n distinct free TCP ports on 127.0.0.1. They are held
 // open together so the kernel cannot hand out the same port twice.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
 )
 
 // BuildWebhook compiles the webhook binary of the module at repoRoot into dir.
@@ -58,7 +59,7 @@ type Webhook struct {
 // StartWebhook runs the binary on free loopback ports and waits until
 // /readyz answers; registration follows on its own (see WaitRegistered).
 func StartWebhook(ctx context.Context, opts WebhookOptions) (*Webhook, error) {
-	ports, err := freePorts(2)
+	ports, err := controlplane.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -187,25 +188,6 @@ func procField(status []byte, key string) int64 {
 		}
 	}
 	return 0
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // WaitAdmitting waits until the API server calls the webhook: a dry-run
