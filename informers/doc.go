@@ -8,15 +8,22 @@
 //     before anything is stored: it drops managedFields, ownerReferences,
 //     finalizers, uid and every annotation not in AnnotationAllowList, and
 //     interns label keys and values. Labels stay.
-//   - VirtualMachineInstances are kept only as a projection (namespace, name,
-//     resourceVersion, node, multus network names), built by a transform from
-//     each watch event; no full VMI is retained. "Who uses NAD ns/name" is an
-//     index lookup.
+//   - VirtualMachineInstances and VirtualMachines are kept only as a
+//     projection (namespace, name, resourceVersion, the VMI's node, multus
+//     network names), built by a transform from each watch event; no full VMI
+//     or VM is retained. "Who uses NAD ns/name" is an index lookup.
 //   - Spec and status come from full objects fetched on demand (a consistent
 //     GET) into a byte-bounded LRU of small decoded structs. An entry is
 //     served only while the metadata informer reports the resourceVersion it
 //     was fetched at, and is dropped on update and delete events.
 //   - Nothing else is cached: no CRDs, APIServices, discovery or Secrets.
+//     kube-ovn presence is the metadata of one CRD, subnets.kubeovn.io,
+//     watched by a metadata.name field selector; the kube-ovn informers
+//     (Subnets, Vpcs) run only while it exists, and their caches are
+//     dropped when it goes.
+//   - Which kinds are watched follows the Harvester release (KindsFor): a
+//     kind the profile does not watch is never listed, and Store methods
+//     over it return empty results.
 //
 // Lists stream (client-go WatchList, on by default) where the server supports
 // it. Everything the Store returns is shared with the caches and must be

@@ -19,7 +19,7 @@ type decodeFunc func(u *unstructured.Unstructured) (value any, size int64, err e
 
 // ClusterNetwork implements Store.
 func (i *Informers) ClusterNetwork(ctx context.Context, name string) (*ClusterNetwork, error) {
-	v, err := i.full(ctx, KindClusterNetwork, name, decodeClusterNetwork)
+	v, err := i.full(ctx, KindClusterNetwork, "", name, decodeClusterNetwork)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (i *Informers) ClusterNetwork(ctx context.Context, name string) (*ClusterNe
 
 // VlanStatus implements Store.
 func (i *Informers) VlanStatus(ctx context.Context, name string) (*VlanStatus, error) {
-	v, err := i.full(ctx, KindVlanStatus, name, decodeVlanStatus)
+	v, err := i.full(ctx, KindVlanStatus, "", name, decodeVlanStatus)
 	if err != nil {
 		return nil, err
 	}
@@ -38,29 +38,65 @@ func (i *Informers) VlanStatus(ctx context.Context, name string) (*VlanStatus, e
 // VlanConfigs implements Store. A VlanConfig deleted between the label lookup
 // and its fetch is left out.
 func (i *Informers) VlanConfigs(ctx context.Context, clusterNetwork string) ([]*VlanConfig, error) {
-	metas := i.selectMeta(KindVlanConfig, "", labels.SelectorFromSet(labels.Set{LabelClusterNetwork: clusterNetwork}))
-	out := make([]*VlanConfig, 0, len(metas))
+	return fetchSelected[*VlanConfig](ctx, i, KindVlanConfig, "",
+		labels.SelectorFromSet(labels.Set{LabelClusterNetwork: clusterNetwork}), decodeVlanConfig)
+}
+
+// VlanStatuses implements Store. A VlanStatus deleted between the label
+// lookup and its fetch is left out.
+func (i *Informers) VlanStatuses(ctx context.Context, labelKey, value string) ([]*VlanStatus, error) {
+	return fetchSelected[*VlanStatus](ctx, i, KindVlanStatus, "",
+		labels.SelectorFromSet(labels.Set{labelKey: value}), decodeVlanStatus)
+}
+
+// HostNetworkConfigs implements Store, sorted by name; empty when the profile
+// does not watch them. One deleted between the cache lookup and its fetch is
+// left out.
+func (i *Informers) HostNetworkConfigs(ctx context.Context) ([]*HostNetworkConfig, error) {
+	return fetchSelected[*HostNetworkConfig](ctx, i, KindHostNetworkConfig, "", nil, decodeHostNetworkConfig)
+}
+
+// NADConfig implements Store.
+func (i *Informers) NADConfig(ctx context.Context, namespace, name string) (string, error) {
+	v, err := i.full(ctx, KindNAD, namespace, name, decodeNADConfig)
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// fetchSelected returns the objects of kind that selectMeta selects, in its
+// order, decoded through the LRU. Objects deleted before their fetch are
+// left out; a kind that is not running gives nothing.
+func fetchSelected[T any](ctx context.Context, i *Informers, kind, namespace string, selector labels.Selector, decode decodeFunc) ([]T, error) {
+	ki := i.informer(kind)
+	if ki == nil {
+		return nil, nil
+	}
+	metas := selectIn(ki, namespace, selector)
+	out := make([]T, 0, len(metas))
 	for _, m := range metas {
-		v, err := i.fetch(ctx, i.byName[KindVlanConfig], m, decodeVlanConfig)
+		v, err := i.fetch(ctx, ki, m, decode)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, v.(*VlanConfig))
+		out = append(out, v.(T))
 	}
 	return out, nil
 }
 
-// full returns the decoded cluster-scoped object kind/name: NotFound when
-// the metadata informer does not hold it, else the LRU entry or a GET.
-func (i *Informers) full(ctx context.Context, kind, name string, decode decodeFunc) (any, error) {
-	ki := i.byName[kind]
+// full returns the decoded object kind namespace/name ("" namespace for a
+// cluster-scoped kind): NotFound when the informer does not hold it, else
+// the LRU entry or a GET.
+func (i *Informers) full(ctx context.Context, kind, namespace, name string, decode decodeFunc) (any, error) {
+	ki := i.informer(kind)
 	if ki == nil {
 		return nil, fmt.Errorf("internal error: kind %s is not watched", kind)
 	}
-	m, ok := ki.get("", name)
+	m, ok := ki.get(namespace, name)
 	if !ok {
 		return nil, apierrors.NewNotFound(ki.kind.GVR.GroupResource(), name)
 	}
@@ -151,6 +187,50 @@ func vlanConfigBytes(vc *VlanConfig) int64 {
 		n += int64(unsafe.Sizeof(*b)) + int64(len(b.Mode))
 	}
 	return n
+}
+
+func decodeHostNetworkConfig(u *unstructured.Unstructured) (any, int64, error) {
+	hnc := &HostNetworkConfig{
+		Name:     strings.Clone(u.GetName()),
+		Deleting: u.GetDeletionTimestamp() != nil,
+	}
+	if spec, ok := u.Object["spec"].(map[string]any); ok {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &hnc.Spec); err != nil {
+			return nil, 0, fmt.Errorf("spec: %w", err)
+		}
+	}
+	s := &hnc.Spec
+	s.ClusterNetwork = intern(s.ClusterNetwork)
+	s.Mode = intern(s.Mode)
+	s.IPs = internMap(s.IPs, nil)
+	n := int64(unsafe.Sizeof(*hnc)) + int64(len(hnc.Name)+len(s.ClusterNetwork)+len(s.Mode)) + mapBytes(s.IPs)
+	if sel := s.NodeSelector; sel != nil {
+		sel.MatchLabels = internMap(sel.MatchLabels, nil)
+		n += int64(unsafe.Sizeof(*sel)) + mapBytes(sel.MatchLabels)
+		for j := range sel.MatchExpressions {
+			e := &sel.MatchExpressions[j]
+			e.Key, e.Operator = intern(e.Key), metav1.LabelSelectorOperator(intern(string(e.Operator)))
+			n += int64(unsafe.Sizeof(*e)) + int64(len(e.Key)+len(e.Operator))
+			for k, v := range e.Values {
+				e.Values[k] = intern(v)
+				n += int64(unsafe.Sizeof(v)) + int64(len(v))
+			}
+		}
+	}
+	return hnc, n, nil
+}
+
+// decodeNADConfig keeps spec.config of a NAD, "" when absent.
+func decodeNADConfig(u *unstructured.Unstructured) (any, int64, error) {
+	var config string
+	switch c := nested(u.Object, "spec", "config").(type) {
+	case nil:
+	case string:
+		config = strings.Clone(c)
+	default:
+		return nil, 0, fmt.Errorf("spec.config is a %T, not a string", c)
+	}
+	return config, int64(unsafe.Sizeof(config)) + int64(len(config)), nil
 }
 
 // conditionStatus returns status.conditions[type=typ].status of u (the first

@@ -31,16 +31,22 @@ type Config struct {
 	Logger *zap.Logger
 	// Kinds are the watched kinds; nil means V14Kinds().
 	Kinds []Kind
+	// WatchKubeOVN watches the CRD subnets.kubeovn.io, and only that
+	// object, to tell whether kube-ovn is installed; the kinds marked
+	// KubeOVN run only while it is. Required when Kinds has such kinds.
+	WatchKubeOVN bool
 }
 
 // Informers watches the configured kinds and implements Store over them.
 // Create it with New, then Start it and wait for WaitForSync.
 type Informers struct {
-	logger  *zap.Logger
-	dynamic dynamic.Interface
-	kinds   []*kindInformer          // in Config.Kinds order, for Ready()
-	byName  map[string]*kindInformer // by Kind.Name
-	lru     *lru
+	logger   *zap.Logger
+	metadata metadata.Interface
+	dynamic  dynamic.Interface
+	kinds    []*kindInformer          // in Config.Kinds order, for Ready(); kube-ovn kinds excluded
+	byName   map[string]*kindInformer // by Kind.Name, kube-ovn kinds excluded
+	lru      *lru
+	ovn      *kubeOVN // nil unless Config.WatchKubeOVN
 
 	startOnce sync.Once
 	wg        sync.WaitGroup // informer goroutines
@@ -72,29 +78,49 @@ func New(cfg Config) (*Informers, error) {
 		cfg.Kinds = V14Kinds()
 	}
 	i := &Informers{
-		logger:  cfg.Logger,
-		dynamic: cfg.Dynamic,
-		byName:  make(map[string]*kindInformer, len(cfg.Kinds)),
-		lru:     newLRU(cfg.LRUBytes),
+		logger:   cfg.Logger,
+		metadata: cfg.Metadata,
+		dynamic:  cfg.Dynamic,
+		byName:   make(map[string]*kindInformer, len(cfg.Kinds)),
+		lru:      newLRU(cfg.LRUBytes),
 	}
+	var ovnKinds []Kind
+	seen := make(map[string]bool, len(cfg.Kinds))
 	for _, k := range cfg.Kinds {
 		if k.Name == "" || k.GVR.Resource == "" {
 			return nil, fmt.Errorf("informers: kind %q has no name or resource", k.Name)
 		}
-		if _, dup := i.byName[k.Name]; dup {
+		if seen[k.Name] || k.Name == KindCRD {
 			return nil, fmt.Errorf("informers: kind %s listed twice", k.Name)
 		}
-		ki, err := i.newKindInformer(cfg, k)
+		seen[k.Name] = true
+		if k.KubeOVN {
+			if !cfg.WatchKubeOVN {
+				return nil, fmt.Errorf("informers: kind %s needs WatchKubeOVN", k.Name)
+			}
+			ovnKinds = append(ovnKinds, k)
+			continue
+		}
+		ki, err := i.newKindInformer(k, nil)
 		if err != nil {
 			return nil, fmt.Errorf("informers: %s: %w", k.Name, err)
 		}
 		i.kinds = append(i.kinds, ki)
 		i.byName[k.Name] = ki
 	}
+	if cfg.WatchKubeOVN {
+		ovn, err := i.newKubeOVN(ovnKinds)
+		if err != nil {
+			return nil, fmt.Errorf("informers: %s: %w", KindCRD, err)
+		}
+		i.ovn = ovn
+	}
 	return i, nil
 }
 
-func (i *Informers) newKindInformer(cfg Config, k Kind) (*kindInformer, error) {
+// newKindInformer builds the informer of k; tweak, if not nil, narrows its
+// list and watch (metadata informers only).
+func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*kindInformer, error) {
 	indexers := cache.Indexers{}
 	if k.Namespaced {
 		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc
@@ -108,11 +134,11 @@ func (i *Informers) newKindInformer(cfg Config, k Kind) (*kindInformer, error) {
 	if k.projected() {
 		indexers[indexQualifiedNetwork] = qualifiedNetworkIndex
 		indexers[indexLocalNetwork] = localNetworkIndex
-		inf = dynamicinformer.NewFilteredDynamicInformer(cfg.Dynamic, k.GVR, metav1.NamespaceAll, 0, indexers, nil).Informer()
-		p := &projector{kind: k.Name, path: k.NetworksPath, logger: i.logger}
+		inf = dynamicinformer.NewFilteredDynamicInformer(i.dynamic, k.GVR, metav1.NamespaceAll, 0, indexers, nil).Informer()
+		p := &projector{kind: k.Name, path: k.NetworksPath, node: k.NodePath, logger: i.logger}
 		transform = p.transform
 	} else {
-		inf = metadatainformer.NewFilteredMetadataInformer(cfg.Metadata, k.GVR, metav1.NamespaceAll, 0, indexers, nil).Informer()
+		inf = metadatainformer.NewFilteredMetadataInformer(i.metadata, k.GVR, metav1.NamespaceAll, 0, indexers, tweak).Informer()
 		transform = stripMetadata
 	}
 	if err := inf.SetTransform(transform); err != nil {
@@ -170,6 +196,9 @@ func (i *Informers) evictionHandler(k Kind) cache.ResourceEventHandlerFuncs {
 // effect. Wait returns when the informers have stopped.
 func (i *Informers) Start(ctx context.Context) {
 	i.startOnce.Do(func() {
+		if i.ovn != nil {
+			i.ovn.start(ctx)
+		}
 		for _, ki := range i.kinds {
 			i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
 		}
@@ -181,17 +210,50 @@ func (i *Informers) Start(ctx context.Context) {
 func (i *Informers) Wait() { i.wg.Wait() }
 
 // WaitForSync blocks until every informer has synced, or ctx is done; the
-// error then names the kinds that have not.
+// error then names the kinds that have not. With WatchKubeOVN, that includes
+// the kube-ovn presence and, when kube-ovn is installed, its kinds.
 func (i *Informers) WaitForSync(ctx context.Context) error {
+	var checkers []cache.DoneChecker
 	for _, ki := range i.kinds {
-		select {
-		case <-ki.informer.HasSyncedChecker().Done():
-		case <-ctx.Done():
-			if err := i.Ready(); err != nil {
-				return fmt.Errorf("%w: %w", err, context.Cause(ctx))
-			}
-			return nil
+		checkers = append(checkers, ki.informer.HasSyncedChecker())
+	}
+	if i.ovn != nil {
+		// The handler has seen the initial list, so the kube-ovn kinds
+		// are started if the CRD exists; wait for those next.
+		checkers = append(checkers, i.ovn.crd.informer.HasSyncedChecker(), i.ovn.registration.HasSyncedChecker())
+	}
+	if err := waitDone(ctx, checkers); err != nil {
+		return i.notReady(err)
+	}
+	if i.ovn != nil {
+		checkers = checkers[:0]
+		for _, ki := range i.ovn.snapshot() {
+			checkers = append(checkers, ki.informer.HasSyncedChecker())
 		}
+		if err := waitDone(ctx, checkers); err != nil {
+			return i.notReady(err)
+		}
+	}
+	return nil
+}
+
+// waitDone waits for every checker, or returns the cause of ctx.
+func waitDone(ctx context.Context, checkers []cache.DoneChecker) error {
+	for _, c := range checkers {
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// notReady is WaitForSync's error once ctx is done: Ready's, or nil if
+// everything synced meanwhile.
+func (i *Informers) notReady(cause error) error {
+	if err := i.Ready(); err != nil {
+		return fmt.Errorf("%w: %w", err, cause)
 	}
 	return nil
 }
@@ -200,12 +262,22 @@ func (i *Informers) WaitForSync(ctx context.Context) error {
 func (i *Informers) Synced() bool { return i.Ready() == nil }
 
 // Ready returns nil once every informer has synced, or an error naming the
-// kinds that have not (for /readyz).
+// kinds that have not (for /readyz). The kube-ovn kinds count while they run.
 func (i *Informers) Ready() error {
 	var pending []string
 	for _, ki := range i.kinds {
 		if !ki.informer.HasSynced() {
 			pending = append(pending, ki.kind.Name)
+		}
+	}
+	if i.ovn != nil {
+		if !i.ovn.crd.informer.HasSynced() || !i.ovn.registration.HasSynced() {
+			pending = append(pending, KindCRD)
+		}
+		for _, ki := range i.ovn.snapshot() {
+			if !ki.informer.HasSynced() {
+				pending = append(pending, ki.kind.Name)
+			}
 		}
 	}
 	if len(pending) > 0 {
@@ -217,11 +289,18 @@ func (i *Informers) Ready() error {
 // CacheStats returns the counters of the full-object LRU.
 func (i *Informers) CacheStats() LRUStats { return i.lru.snapshot() }
 
-// Counts returns the number of cached objects per kind name.
+// Counts returns the number of cached objects per kind name, for the kinds
+// running now (the kube-ovn kinds only while kube-ovn is installed).
 func (i *Informers) Counts() map[string]int {
-	out := make(map[string]int, len(i.kinds))
+	out := make(map[string]int, len(i.kinds)+3)
 	for _, ki := range i.kinds {
 		out[ki.kind.Name] = len(ki.informer.GetIndexer().ListKeys())
+	}
+	if i.ovn != nil {
+		out[KindCRD] = len(i.ovn.crd.informer.GetIndexer().ListKeys())
+		for _, ki := range i.ovn.snapshot() {
+			out[ki.kind.Name] = len(ki.informer.GetIndexer().ListKeys())
+		}
 	}
 	return out
 }
@@ -229,7 +308,7 @@ func (i *Informers) Counts() map[string]int {
 // ResourceVersion returns the resourceVersion the cache holds for the named
 // object of kind, and whether it holds it at all.
 func (i *Informers) ResourceVersion(kind, namespace, name string) (string, bool) {
-	ki := i.byName[kind]
+	ki := i.informer(kind)
 	if ki == nil {
 		return "", false
 	}
@@ -238,6 +317,18 @@ func (i *Informers) ResourceVersion(kind, namespace, name string) (string, bool)
 		return "", false
 	}
 	return obj.GetResourceVersion(), true
+}
+
+// informer returns the running informer of kind, or nil when the profile
+// does not watch it or, for a kube-ovn kind, kube-ovn is not installed.
+func (i *Informers) informer(kind string) *kindInformer {
+	if ki := i.byName[kind]; ki != nil {
+		return ki
+	}
+	if i.ovn != nil {
+		return i.ovn.informer(kind)
+	}
+	return nil
 }
 
 // get returns the cached object namespace/name (name alone if cluster-scoped).

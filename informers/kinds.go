@@ -10,23 +10,40 @@ const (
 
 // Resources the webhook watches.
 var (
-	NodesGVR           = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
-	NADsGVR            = schema.GroupVersionResource{Group: "k8s.cni.cncf.io", Version: "v1", Resource: "network-attachment-definitions"}
-	ClusterNetworksGVR = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "clusternetworks"}
-	VlanConfigsGVR     = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "vlanconfigs"}
-	VlanStatusesGVR    = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "vlanstatuses"}
-	VMIsGVR            = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
+	NodesGVR              = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	NADsGVR               = schema.GroupVersionResource{Group: "k8s.cni.cncf.io", Version: "v1", Resource: "network-attachment-definitions"}
+	ClusterNetworksGVR    = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "clusternetworks"}
+	VlanConfigsGVR        = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "vlanconfigs"}
+	VlanStatusesGVR       = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "vlanstatuses"}
+	VMIsGVR               = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
+	VMsGVR                = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
+	HostNetworkConfigsGVR = schema.GroupVersionResource{Group: "network.harvesterhci.io", Version: "v1beta1", Resource: "hostnetworkconfigs"}
+	SubnetsGVR            = schema.GroupVersionResource{Group: "kubeovn.io", Version: "v1", Resource: "subnets"}
+	VpcsGVR               = schema.GroupVersionResource{Group: "kubeovn.io", Version: "v1", Resource: "vpcs"}
+	// CRDsGVR is watched only for the one object named KubeOVNCRDName.
+	CRDsGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 )
+
+// KubeOVNCRDName is the CustomResourceDefinition whose presence means
+// kube-ovn is installed.
+const KubeOVNCRDName = "subnets.kubeovn.io"
 
 // Kind names, as in the objects' "kind" field. The Store finds its informers
 // by these names.
 const (
-	KindNode           = "Node"
-	KindNAD            = "NetworkAttachmentDefinition"
-	KindClusterNetwork = "ClusterNetwork"
-	KindVlanConfig     = "VlanConfig"
-	KindVlanStatus     = "VlanStatus"
-	KindVMI            = "VirtualMachineInstance"
+	KindNode              = "Node"
+	KindNAD               = "NetworkAttachmentDefinition"
+	KindClusterNetwork    = "ClusterNetwork"
+	KindVlanConfig        = "VlanConfig"
+	KindVlanStatus        = "VlanStatus"
+	KindVMI               = "VirtualMachineInstance"
+	KindVM                = "VirtualMachine"
+	KindHostNetworkConfig = "HostNetworkConfig"
+	KindSubnet            = "Subnet"
+	KindVpc               = "Vpc"
+	// KindCRD is the kube-ovn presence watch (Config.WatchKubeOVN); it is
+	// not a Kind of any profile's list.
+	KindCRD = "CustomResourceDefinition"
 )
 
 // Kind describes one watched resource. Watches are always cluster-wide.
@@ -43,10 +60,16 @@ type Kind struct {
 	// fetched into the LRU, and metadata events evict their entries.
 	FullOnDemand bool
 	// NetworksPath, when set, makes the kind a projection instead of a
-	// metadata informer: only namespace, name, resourceVersion,
-	// status.nodeName and the multus network names found in the list at this
-	// path are kept, indexed by network name.
+	// metadata informer: only namespace, name, resourceVersion, the node
+	// (NodePath) and the multus network names found in the list at this path
+	// are kept, indexed by network name.
 	NetworksPath []string
+	// NodePath, for a projected kind, is where the node name is read
+	// (status.nodeName for VMIs); empty keeps no node.
+	NodePath []string
+	// KubeOVN marks kinds that are watched only while kube-ovn is installed
+	// (KubeOVNEnabled); they need Config.WatchKubeOVN.
+	KubeOVN bool
 }
 
 // projected tells whether k is kept as a network-user projection.
@@ -57,10 +80,43 @@ func (k Kind) projected() bool { return len(k.NetworksPath) > 0 }
 func V14Kinds() []Kind {
 	return []Kind{
 		{Name: KindNode, GVR: NodesGVR},
-		{Name: KindNAD, GVR: NADsGVR, Namespaced: true, LabelIndexes: []string{LabelClusterNetwork}},
+		{Name: KindNAD, GVR: NADsGVR, Namespaced: true, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork}},
 		{Name: KindClusterNetwork, GVR: ClusterNetworksGVR, FullOnDemand: true},
 		{Name: KindVlanConfig, GVR: VlanConfigsGVR, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork}},
 		{Name: KindVlanStatus, GVR: VlanStatusesGVR, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork, LabelVlanConfig}},
-		{Name: KindVMI, GVR: VMIsGVR, Namespaced: true, NetworksPath: []string{"spec", "networks"}},
+		{Name: KindVMI, GVR: VMIsGVR, Namespaced: true, NetworksPath: []string{"spec", "networks"}, NodePath: []string{"status", "nodeName"}},
+	}
+}
+
+// V16Kinds returns the kinds of the Harvester v1.6/v1.7 profile: V14Kinds,
+// VirtualMachines, and the kube-ovn Subnets and Vpcs, which run only while
+// kube-ovn is installed (Config.WatchKubeOVN must be set).
+func V16Kinds() []Kind {
+	return append(V14Kinds(),
+		Kind{Name: KindVM, GVR: VMsGVR, Namespaced: true, NetworksPath: []string{"spec", "template", "spec", "networks"}},
+		Kind{Name: KindSubnet, GVR: SubnetsGVR, FullOnDemand: true, KubeOVN: true},
+		Kind{Name: KindVpc, GVR: VpcsGVR, KubeOVN: true},
+	)
+}
+
+// V18Kinds returns the kinds of the Harvester v1.8-and-later profile:
+// V16Kinds and HostNetworkConfigs.
+func V18Kinds() []Kind {
+	return append(V16Kinds(),
+		Kind{Name: KindHostNetworkConfig, GVR: HostNetworkConfigsGVR, FullOnDemand: true},
+	)
+}
+
+// KindsFor returns the watched kinds of Harvester v1.<minor> and whether the
+// kube-ovn presence is watched (Config.Kinds and Config.WatchKubeOVN).
+// Releases before v1.4 get the v1.4 profile.
+func KindsFor(minor int) (kinds []Kind, watchKubeOVN bool) {
+	switch {
+	case minor >= 8:
+		return V18Kinds(), true
+	case minor >= 6:
+		return V16Kinds(), true
+	default:
+		return V14Kinds(), false
 	}
 }

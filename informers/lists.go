@@ -30,15 +30,32 @@ func (i *Informers) NADs(namespace string, selector labels.Selector) []NADMeta {
 	objs := i.selectMeta(KindNAD, namespace, selector)
 	out := make([]NADMeta, 0, len(objs))
 	for _, m := range objs {
-		out = append(out, NADMeta{
-			Namespace:   m.GetNamespace(),
-			Name:        m.GetName(),
-			Labels:      m.GetLabels(),
-			Annotations: m.GetAnnotations(),
-			Deleting:    m.GetDeletionTimestamp() != nil,
-		})
+		out = append(out, nadMeta(m))
 	}
 	return out
+}
+
+// NAD implements Store.
+func (i *Informers) NAD(namespace, name string) (NADMeta, bool) {
+	ki := i.informer(KindNAD)
+	if ki == nil {
+		return NADMeta{}, false
+	}
+	m, ok := ki.get(namespace, name)
+	if !ok {
+		return NADMeta{}, false
+	}
+	return nadMeta(m), true
+}
+
+func nadMeta(m metav1.Object) NADMeta {
+	return NADMeta{
+		Namespace:   m.GetNamespace(),
+		Name:        m.GetName(),
+		Labels:      m.GetLabels(),
+		Annotations: m.GetAnnotations(),
+		Deleting:    m.GetDeletionTimestamp() != nil,
+	}
 }
 
 // VlanStatusNames implements Store.
@@ -56,10 +73,15 @@ func (i *Informers) VlanStatusNames(labelKey, value string) []string {
 // name. It narrows the candidates through a label index when the selector
 // pins an indexed label to one value, else through the namespace index.
 func (i *Informers) selectMeta(kind, namespace string, selector labels.Selector) []metav1.Object {
-	ki := i.byName[kind]
+	ki := i.informer(kind)
 	if ki == nil {
 		return nil
 	}
+	return selectIn(ki, namespace, selector)
+}
+
+// selectIn is selectMeta over the informer ki.
+func selectIn(ki *kindInformer, namespace string, selector labels.Selector) []metav1.Object {
 	if selector == nil {
 		selector = labels.Everything()
 	}

@@ -116,6 +116,18 @@ func (c *lru) invalidate(key lruKey, keep string) {
 	c.stats.Invalidations++
 }
 
+// dropResource drops every entry of resource gr.
+func (c *lru) dropResource(gr schema.GroupResource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, el := range c.items {
+		if key.resource == gr {
+			c.removeLocked(el)
+			c.stats.Invalidations++
+		}
+	}
+}
+
 func (c *lru) removeLocked(el *list.Element) {
 	e := c.order.Remove(el).(*lruEntry)
 	delete(c.items, e.key)

@@ -96,3 +96,64 @@ func vmi(ns, name, node string, networks ...string) *unstructured.Unstructured {
 	u.Object["status"] = map[string]any{"nodeName": node, "phase": "Running"}
 	return u
 }
+
+// vm builds a VirtualMachine with a pod network and one multus network per
+// name in networks, in spec.template.spec.
+func vm(ns, name string, networks ...string) *unstructured.Unstructured {
+	u := object("kubevirt.io/v1", "VirtualMachine", ns, name,
+		map[string]any{"harvesterhci.io/creator": "harvester"},
+		map[string]any{"harvesterhci.io/vmRunStrategy": "RerunOnFailure"})
+	nets := []any{map[string]any{"name": "default", "pod": map[string]any{}}}
+	for i, n := range networks {
+		nets = append(nets, map[string]any{"name": "nic-" + string(rune('1'+i)), "multus": map[string]any{"networkName": n}})
+	}
+	u.Object["spec"] = map[string]any{
+		"runStrategy": "RerunOnFailure",
+		"template": map[string]any{
+			"metadata": map[string]any{"labels": map[string]any{"harvesterhci.io/vmName": name}},
+			"spec": map[string]any{
+				"domain":   map[string]any{"cpu": map[string]any{"cores": int64(2)}},
+				"networks": nets,
+			},
+		},
+	}
+	u.Object["status"] = map[string]any{"printableStatus": "Running", "ready": true}
+	return u
+}
+
+func hostNetworkConfig(name, cn string, vid int64, underlay bool) *unstructured.Unstructured {
+	u := object("network.harvesterhci.io/v1beta1", "HostNetworkConfig", "", name, nil,
+		map[string]any{"other.example.com/noise": "x"})
+	u.Object["spec"] = map[string]any{
+		"clusterNetwork": cn,
+		"vlanID":         vid,
+		"underlay":       underlay,
+		"mode":           "static",
+		"ips":            map[string]any{"harv-node-01": "10.0.100.11/24", "harv-node-02": "10.0.100.12/24"},
+		"nodeSelector": map[string]any{
+			"matchLabels": map[string]any{"kubernetes.io/os": "linux"},
+			"matchExpressions": []any{map[string]any{
+				"key": "node-role.kubernetes.io/witness", "operator": "DoesNotExist",
+			}},
+		},
+	}
+	u.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "ready", "status": "True"}}}
+	return u
+}
+
+func subnet(name, provider string) *unstructured.Unstructured {
+	u := object("kubeovn.io/v1", "Subnet", "", name, nil, nil)
+	spec := map[string]any{"cidrBlock": "172.20.0.0/16", "protocol": "IPv4", "vpc": "ovn-cluster"}
+	if provider != "" {
+		spec["provider"] = provider
+	}
+	u.Object["spec"] = spec
+	u.Object["status"] = map[string]any{"v4usingIPs": int64(3)}
+	return u
+}
+
+func vpc(name string) *unstructured.Unstructured {
+	u := object("kubeovn.io/v1", "Vpc", "", name, nil, nil)
+	u.Object["spec"] = map[string]any{"enableExternal": false}
+	return u
+}

@@ -26,7 +26,7 @@ type projection struct {
 	namespace       string
 	name            string
 	resourceVersion string
-	node            string   // status.nodeName
+	node            string   // at Kind.NodePath, e.g. status.nodeName
 	qualified       []string // distinct networkNames written "ns/name"
 	local           []string // distinct bare networkNames, as "<namespace>/name"
 }
@@ -35,6 +35,7 @@ type projection struct {
 type projector struct {
 	kind   string
 	path   []string // to the networks list, e.g. spec.networks
+	node   []string // to the node name, e.g. status.nodeName; nil for none
 	logger *zap.Logger
 }
 
@@ -55,8 +56,10 @@ func (p *projector) project(u *unstructured.Unstructured) *projection {
 		name:            strings.Clone(u.GetName()),
 		resourceVersion: strings.Clone(u.GetResourceVersion()),
 	}
-	if node, ok := nested(u.Object, "status", "nodeName").(string); ok {
-		pr.node = intern(node)
+	if len(p.node) > 0 {
+		if node, ok := nested(u.Object, p.node...).(string); ok {
+			pr.node = intern(node)
+		}
 	}
 	raw := nested(u.Object, p.path...)
 	if raw == nil {
@@ -122,9 +125,4 @@ func localNetworkIndex(obj any) ([]string, error) {
 		return p.local, nil
 	}
 	return nil, nil
-}
-
-// ref converts a projection to the Store's result type.
-func (p *projection) ref() VMIRef {
-	return VMIRef{Namespace: p.namespace, Name: p.name, Node: p.node}
 }

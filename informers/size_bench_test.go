@@ -52,7 +52,7 @@ const nadJSON = `{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadata","
 // figure, ns/op is irrelevant.
 func BenchmarkCachedBytesPerObject(b *testing.B) {
 	const n = 10_000
-	p := &projector{kind: KindVMI, path: []string{"spec", "networks"}, logger: zap.NewNop()}
+	p := &projector{kind: KindVMI, path: []string{"spec", "networks"}, node: []string{"status", "nodeName"}, logger: zap.NewNop()}
 	projected := cache.Indexers{
 		cache.NamespaceIndex:  cache.MetaNamespaceIndexFunc,
 		indexQualifiedNetwork: qualifiedNetworkIndex,

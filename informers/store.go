@@ -47,6 +47,56 @@ type Store interface {
 	// those in namespace whose networkName is the bare "<name>". A VMI that
 	// names the NAD in both forms is returned twice, as upstream's index does.
 	VMIsUsingNAD(namespace, name string) []VMIRef
+
+	// VMsUsingNAD is VMIsUsingNAD for VirtualMachines
+	// (spec.template.spec.networks), watched from the v1.6 profile on.
+	VMsUsingNAD(namespace, name string) []VMRef
+
+	// NAD returns the metadata of one NetworkAttachmentDefinition.
+	NAD(namespace, name string) (NADMeta, bool)
+
+	// NADConfig returns spec.config of a NetworkAttachmentDefinition, fetched
+	// on demand (exclusive storage-network NADs), or a NotFound error for
+	// network-attachment-definitions.k8s.cni.cncf.io.
+	NADConfig(ctx context.Context, namespace, name string) (string, error)
+
+	// VlanStatuses returns the VlanStatuses whose label labelKey equals value,
+	// with their status.
+	VlanStatuses(ctx context.Context, labelKey, value string) ([]*VlanStatus, error)
+
+	// HostNetworkConfigs returns every HostNetworkConfig with its spec
+	// (v1.8 profile on).
+	HostNetworkConfigs(ctx context.Context) ([]*HostNetworkConfig, error)
+
+	// Subnets returns every kube-ovn Subnet with its spec; empty while
+	// kube-ovn is not installed.
+	Subnets(ctx context.Context) ([]*Subnet, error)
+
+	// VpcExists reports whether the kube-ovn Vpc exists.
+	VpcExists(name string) bool
+
+	// KubeOVNEnabled reports whether the CRD subnets.kubeovn.io exists and is
+	// not being deleted.
+	KubeOVNEnabled() bool
+}
+
+// VMRef identifies a VirtualMachine.
+type VMRef struct {
+	Namespace string
+	Name      string
+}
+
+// HostNetworkConfig holds a network.harvesterhci.io HostNetworkConfig.
+type HostNetworkConfig struct {
+	Name     string
+	Deleting bool
+	Spec     v1beta1.HostNetworkConfigSpec
+}
+
+// Subnet holds the fields of a kubeovn.io Subnet that rules read.
+type Subnet struct {
+	Name     string
+	Provider string // spec.provider
 }
 
 // ClusterNetwork holds the fields of a network.harvesterhci.io ClusterNetwork

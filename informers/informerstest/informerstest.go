@@ -5,6 +5,7 @@ package informerstest
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/lowmem/harvester-network-webhook/informers"
 )
@@ -44,10 +46,34 @@ func NewStore(t testing.TB, objs ...*unstructured.Unstructured) *informers.Infor
 	return New(t, informers.Config{}, objs...).Store
 }
 
+// NewVersion starts a Cluster with the profile of Harvester v1.<minor>
+// (informers.KindsFor) holding objs. From v1.6 on, kube-ovn is enabled when
+// objs hold KubeOVNCRD().
+func NewVersion(t testing.TB, minor int, objs ...*unstructured.Unstructured) *Cluster {
+	t.Helper()
+	kinds, ovn := informers.KindsFor(minor)
+	return New(t, informers.Config{Kinds: kinds, WatchKubeOVN: ovn}, objs...)
+}
+
+// KubeOVNCRD returns the CustomResourceDefinition subnets.kubeovn.io whose
+// presence enables kube-ovn (Config.WatchKubeOVN).
+func KubeOVNCRD() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1",
+		"kind":       "CustomResourceDefinition",
+		"metadata":   map[string]any{"name": informers.KubeOVNCRDName},
+		"spec": map[string]any{
+			"group": "kubeovn.io",
+			"names": map[string]any{"kind": "Subnet", "plural": "subnets", "singular": "subnet"},
+			"scope": "Cluster",
+		},
+	}}
+}
+
 // New starts a Cluster holding objs and waits for its Store to sync. In cfg,
-// the clients are ignored; Kinds, LRUBytes and Logger are used. Objects
-// without a resourceVersion get one; objects of kinds not in cfg.Kinds are
-// ignored.
+// the clients are ignored; Kinds, WatchKubeOVN, LRUBytes and Logger are used.
+// Objects without a resourceVersion get one; objects of kinds not in
+// cfg.Kinds (or the CRD KubeOVNCRD without cfg.WatchKubeOVN) are ignored.
 func New(t testing.TB, cfg informers.Config, objs ...*unstructured.Unstructured) *Cluster {
 	t.Helper()
 	if cfg.Kinds == nil {
@@ -55,7 +81,11 @@ func New(t testing.TB, cfg informers.Config, objs ...*unstructured.Unstructured)
 	}
 	c := &Cluster{t: t, kinds: make(map[schema.GroupVersionKind]informers.Kind), rv: 1_000_000}
 	listKinds := make(map[schema.GroupVersionResource]string, len(cfg.Kinds))
-	for _, k := range cfg.Kinds {
+	kinds := cfg.Kinds
+	if cfg.WatchKubeOVN {
+		kinds = append(slices.Clip(kinds), informers.Kind{Name: informers.KindCRD, GVR: informers.CRDsGVR})
+	}
+	for _, k := range kinds {
 		c.kinds[k.GVR.GroupVersion().WithKind(k.Name)] = k
 		listKinds[k.GVR] = k.Name + "List"
 	}
@@ -91,6 +121,7 @@ func New(t testing.TB, cfg informers.Config, objs ...*unstructured.Unstructured)
 	if err := store.WaitForSync(syncCtx); err != nil {
 		t.Fatalf("informerstest: %v", err)
 	}
+	c.waitWatching(nil)
 	return c
 }
 
@@ -114,13 +145,47 @@ func (c *Cluster) Delete(obj *unstructured.Unstructured) {
 	c.t.Helper()
 	k := c.kind(obj)
 	ns, name := obj.GetNamespace(), obj.GetName()
+	before := c.watchesIfDisabled()
 	if err := c.Metadata.Tracker().Delete(k.GVR, ns, name); err != nil {
 		c.t.Fatalf("informerstest: delete %s %s/%s: %v", k.Name, ns, name, err)
 	}
 	if err := c.Dynamic.Tracker().Delete(k.GVR, ns, name); err != nil {
 		c.t.Fatalf("informerstest: delete %s %s/%s: %v", k.Name, ns, name, err)
 	}
-	c.waitFor(k, ns, name, func(_ string, ok bool) bool { return !ok })
+	if c.waits(k) {
+		c.waitFor(k, ns, name, func(_ string, ok bool) bool { return !ok })
+	}
+	if k.Name == informers.KindCRD && name == informers.KubeOVNCRDName {
+		c.waitKubeOVN(false, before)
+	}
+}
+
+// EnableKubeOVN creates KubeOVNCRD() and waits until the Store reports
+// kube-ovn enabled and its kube-ovn informers have synced.
+func (c *Cluster) EnableKubeOVN() {
+	c.t.Helper()
+	c.Create(KubeOVNCRD())
+}
+
+// DisableKubeOVN deletes KubeOVNCRD() and waits until the Store reports
+// kube-ovn disabled.
+func (c *Cluster) DisableKubeOVN() {
+	c.t.Helper()
+	c.Delete(KubeOVNCRD())
+}
+
+// ListsAndWatches counts the list and watch requests sent for resource (for
+// example "virtualmachines") through both fake clients.
+func (c *Cluster) ListsAndWatches(resource string) int {
+	n := 0
+	for _, actions := range [][]clienttesting.Action{c.Metadata.Actions(), c.Dynamic.Actions()} {
+		for _, a := range actions {
+			if (a.GetVerb() == "list" || a.GetVerb() == "watch") && a.GetResource().Resource == resource {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Gets counts the GET requests sent for kind through the dynamic client:
@@ -141,10 +206,90 @@ func (c *Cluster) change(obj *unstructured.Unstructured, update bool) {
 	obj = obj.DeepCopy()
 	rv := c.nextRV()
 	obj.SetResourceVersion(rv)
+	before := c.watchesIfDisabled()
 	if err := c.write(obj, update); err != nil {
 		c.t.Fatalf("informerstest: write %s %s/%s: %v", k.Name, obj.GetNamespace(), obj.GetName(), err)
 	}
-	c.waitFor(k, obj.GetNamespace(), obj.GetName(), func(got string, ok bool) bool { return ok && got == rv })
+	if c.waits(k) {
+		c.waitFor(k, obj.GetNamespace(), obj.GetName(), func(got string, ok bool) bool { return ok && got == rv })
+	}
+	if k.Name == informers.KindCRD && obj.GetName() == informers.KubeOVNCRDName {
+		c.waitKubeOVN(obj.GetDeletionTimestamp() == nil, before)
+	}
+}
+
+// waits tells whether the Store is to follow changes of kind k now: kube-ovn
+// kinds are not watched while kube-ovn is disabled.
+func (c *Cluster) waits(k informers.Kind) bool {
+	return !k.KubeOVN || c.Store.KubeOVNEnabled()
+}
+
+// waitKubeOVN waits until the Store reports kube-ovn as enabled and is
+// ready, and then until every running informer watches; before, if not nil,
+// are the watch counts taken while kube-ovn was disabled.
+func (c *Cluster) waitKubeOVN(enabled bool, before map[string]int) {
+	c.t.Helper()
+	deadline := time.Now().Add(syncTimeout)
+	for c.Store.KubeOVNEnabled() != enabled || c.Store.Ready() != nil {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("informerstest: store did not follow kube-ovn enabled=%v (Ready: %v)", enabled, c.Store.Ready())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	c.waitWatching(before)
+}
+
+// waitWatching waits until every running informer has opened a watch, the
+// kube-ovn ones after the watch counts before if it is not nil. The fake clients do not
+// replay changes made between a list and the watch that follows it; without
+// this wait, a change right after a sync could be lost.
+func (c *Cluster) waitWatching(before map[string]int) {
+	c.t.Helper()
+	deadline := time.Now().Add(syncTimeout)
+	for {
+		now := c.watches()
+		pending := ""
+		for _, k := range c.kinds {
+			if !c.waits(k) {
+				continue
+			}
+			if n := now[k.GVR.Resource]; n == 0 || (k.KubeOVN && n <= before[k.GVR.Resource]) {
+				pending = k.Name
+				break
+			}
+		}
+		if pending == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("informerstest: the %s informer does not watch", pending)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// watchesIfDisabled returns the watch counts while kube-ovn is disabled, so
+// that waitWatching can wait for the watches of its informers to come; nil
+// while enabled, when those informers are watching already.
+func (c *Cluster) watchesIfDisabled() map[string]int {
+	if c.Store.KubeOVNEnabled() {
+		return nil
+	}
+	return c.watches()
+}
+
+// watches counts the watch requests per resource, in both fake clients.
+// A watch is counted once the fake has registered it.
+func (c *Cluster) watches() map[string]int {
+	out := make(map[string]int)
+	for _, actions := range [][]clienttesting.Action{c.Metadata.Actions(), c.Dynamic.Actions()} {
+		for _, a := range actions {
+			if a.GetVerb() == "watch" {
+				out[a.GetResource().Resource]++
+			}
+		}
+	}
+	return out
 }
 
 // write stores obj in both fake clients: as metadata for the metadata

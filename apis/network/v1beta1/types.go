@@ -65,3 +65,21 @@ type BondOptions struct {
 
 // BondMode is a Linux bonding mode such as active-backup.
 type BondMode string
+
+// HostNetworkConfig gives nodes an IP address on a VLAN of a cluster network
+// (v1.8 and later).
+type HostNetworkConfig struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              HostNetworkConfigSpec `json:"spec"`
+}
+
+// HostNetworkConfigSpec is the spec of a HostNetworkConfig.
+type HostNetworkConfigSpec struct {
+	ClusterNetwork string                `json:"clusterNetwork"`
+	VlanID         uint16                `json:"vlanID"`
+	Underlay       bool                  `json:"underlay,omitempty"`
+	Mode           string                `json:"mode,omitempty"`
+	IPs            map[string]string     `json:"ips,omitempty"`
+	NodeSelector   *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+}
