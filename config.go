@@ -49,8 +49,8 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"log level: debug, info, warn or error (env LOGLEVEL)")
 	fs.StringVar(&cfg.Namespace, "namespace", env("NAMESPACE", "harvester-system"),
 		"namespace of the webhook Service and its Secrets; also part of the webhook names (env NAMESPACE)")
-	fs.StringVar(&cfg.ControllerUser, "controller-user", env("CONTROLLER_USER_NAME", "harvester-load-balancer-webhook"),
-		"username of the network controller, trusted by rules that single it out (env CONTROLLER_USER_NAME)")
+	fs.StringVar(&cfg.ControllerUser, "controller-user", env("CONTROLLER_USER_NAME", "system:serviceaccount:harvester-system:harvester-network-controller"),
+		"username of the network controller; from v1.9 only it may create, change or delete mgmt VlanConfigs (env CONTROLLER_USER_NAME)")
 	fs.StringVar(&cfg.GCUser, "gc-user", env("GARBAGE_COLLECTION_USER_NAME", "system:serviceaccount:kube-system:generic-garbage-collector"),
 		"username of the garbage collector; accepted for compatibility, no rule reads it (env GARBAGE_COLLECTION_USER_NAME)")
 	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", getenv("KUBECONFIG"),
@@ -59,7 +59,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		"register clientConfig.url <URL>/v1/webhook/... instead of the Service, for runs outside the cluster, e.g. https://127.0.0.1:8443; "+
 			"the serving certificate then also covers the URL's host (env WEBHOOK_URL)")
 	fs.StringVar(&version, "harvester-version", env("HARVESTER_VERSION", admission.DefaultVersion.String()),
-		"Harvester release whose webhook rules to enforce: v1.4 or v1.5 (env HARVESTER_VERSION)")
+		"Harvester release whose webhook rules to enforce: v1.4, v1.5, v1.6, v1.7, v1.8 or v1.9; newer releases get the v1.9 rules (env HARVESTER_VERSION)")
 	threadiness := fs.String("threadiness", env("THREADINESS", "5"),
 		"accepted for compatibility with upstream; this webhook has no worker queues (env THREADINESS)")
 	httpsPort := fs.String("https-port", env("WEBHOOK_SERVER_HTTPS_PORT", "8443"),
@@ -113,9 +113,10 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, `Usage: harvester-network-webhook [flags]
 
-Validates and mutates Harvester NetworkAttachmentDefinitions, ClusterNetworks
-and VlanConfigs exactly as the upstream harvester-network-webhook of the
-selected Harvester release, serving HTTPS on %s and %s.
+Validates and mutates Harvester NetworkAttachmentDefinitions, ClusterNetworks,
+VlanConfigs, HostNetworkConfigs and kube-ovn Subnets exactly as the upstream
+harvester-network-webhook of the selected Harvester release, serving HTTPS on
+%s and %s.
 It keeps its CA and serving certificate in the Secrets
 <namespace>/%[3]s-ca and -tls (reusing upstream's), and registers the
 ValidatingWebhookConfiguration and MutatingWebhookConfiguration %[3]s

@@ -25,6 +25,8 @@ type registrar struct {
 	kube       kubernetes.Interface
 	profile    admission.Profile
 	client     admission.ClientConfig
+	kubeOVN    func() bool     // whether the kube-ovn rules belong in the configurations
+	changed    <-chan struct{} // kube-ovn presence changed: apply now
 	log        *zap.Logger
 	registered *atomic.Bool
 }
@@ -47,15 +49,18 @@ func (r *registrar) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := r.apply(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("failed to reconcile the webhook configurations", zap.Error(err))
-			}
+		case <-r.changed:
+		}
+		if err := r.apply(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("failed to reconcile the webhook configurations", zap.Error(err))
 		}
 	}
 }
 
 func (r *registrar) apply(ctx context.Context) error {
-	vwc, mwc := admission.WebhookConfigurations(r.profile, r.client)
+	cc := r.client
+	cc.KubeOVN = r.kubeOVN()
+	vwc, mwc := admission.WebhookConfigurations(r.profile, cc)
 	vClient := r.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	if err := applyConfig(ctx, r.log, vClient, vwc, func(c *admissionregistrationv1.ValidatingWebhookConfiguration) any {
 		return validatingFields(c.Webhooks)

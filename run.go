@@ -40,12 +40,23 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	kinds, watchKubeOVN := informers.KindsFor(int(cfg.Version))
 	inf, err := informers.New(informers.Config{
 		Metadata: clients.metadata, Dynamic: clients.dynamic, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
+		Kinds: kinds, WatchKubeOVN: watchKubeOVN,
 	})
 	if err != nil {
 		return err
 	}
+	// kube-ovn coming or going changes the webhook configurations' rules.
+	kubeOVNChanged := make(chan struct{}, 1)
+	inf.OnKubeOVNChange(func(enabled bool) {
+		log.Info("kube-ovn presence changed", zap.Bool("enabled", enabled))
+		select {
+		case kubeOVNChanged <- struct{}{}:
+		default:
+		}
+	})
 	profile := admission.Profile{Version: cfg.Version, ControllerUser: cfg.ControllerUser}
 	log.Info("starting harvester-network-webhook", zap.Stringer("harvesterVersion", cfg.Version),
 		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort))
@@ -59,7 +70,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 		g.Go(func() error { return serve(ctx, health, nil, log) })
 	}
 	g.Go(func() error {
-		return admit(ctx, cfg, profile, clients.kube, inf, state, metrics, log)
+		return admit(ctx, cfg, profile, clients.kube, inf, state, metrics, kubeOVNChanged, log)
 	})
 	return g.Wait()
 }
@@ -68,7 +79,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 // registers the webhook configurations, so the API server never calls a
 // webhook that cannot answer correctly yet.
 func admit(ctx context.Context, cfg *config, profile admission.Profile, kube kubernetes.Interface,
-	inf *informers.Informers, state *readiness, metrics *metrics, log *zap.Logger) error {
+	inf *informers.Informers, state *readiness, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
 	certOpts := certs.Options{Namespace: cfg.Namespace, Logger: log.Named("certs")}
 	if cfg.WebhookURL != "" {
 		u, _ := url.Parse(cfg.WebhookURL) // validated by parseConfig
@@ -100,7 +111,7 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, kube kub
 	g.Go(func() error {
 		reg := &registrar{kube: kube, profile: profile, client: admission.ClientConfig{
 			Namespace: cfg.Namespace, URL: cfg.WebhookURL, CABundle: bundle.CAPEM(),
-		}, log: log.Named("registration"), registered: &state.registered}
+		}, kubeOVN: inf.KubeOVNEnabled, changed: kubeOVNChanged, log: log.Named("registration"), registered: &state.registered}
 		return reg.run(ctx)
 	})
 	return g.Wait()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
@@ -24,12 +25,23 @@ var clusterNetworkGVR = schema.GroupVersionResource{Group: "network.harvesterhci
 
 const clusterNetworkKind = "ClusterNetwork"
 
-func clusterNetworkValidator() route {
+// clusterNetworkValidator serves CREATE and DELETE, and from v1.6 UPDATE.
+func clusterNetworkValidator(p Profile) route {
+	var update func(context.Context, *Request, *v1beta1.ClusterNetwork, *v1beta1.ClusterNetwork) error
+	if !p.legacy() {
+		update = validateClusterNetworkUpdate
+	}
 	return validating(clusterNetworkGVR, clusterNetworkKind, admissionregistrationv1.ClusterScope,
-		validateClusterNetworkCreate, nil, validateClusterNetworkDelete)
+		validateClusterNetworkCreate, update, validateClusterNetworkDelete)
 }
 
 func validateClusterNetworkCreate(_ context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
+	if !r.Profile.legacy() {
+		if err := checkClusterNetworkCreate(cn); err != nil {
+			return clusterNetworkError(r, opCreate, cn.Name, err)
+		}
+		return nil
+	}
 	if len(cn.Name) > maxClusterNetworkName {
 		err := fmt.Errorf("the length of the clusterNetwork value is more than %d", maxClusterNetworkName)
 		return clusterNetworkError(r, opCreate, cn.Name, err)
@@ -41,6 +53,9 @@ func validateClusterNetworkCreate(_ context.Context, r *Request, cn *v1beta1.Clu
 // have VlanConfigs. As upstream, a failure to list them is returned without
 // the prefix.
 func validateClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
+	if !r.Profile.legacy() {
+		return validateClusterNetworkDeleteV16(ctx, r, cn)
+	}
 	if cn.Name == mgmtNetwork {
 		return clusterNetworkError(r, opDelete, cn.Name, errors.New("it's not allowed"))
 	}
@@ -55,6 +70,113 @@ func validateClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.C
 		}
 		err := fmt.Errorf("vlanconfig(s) %v under this clusternetwork is/are still exist(s)", names)
 		return clusterNetworkError(r, opDelete, cn.Name, err)
+	}
+	return nil
+}
+
+// ---- v1.6+ rules (spec §3.4) ----
+
+func checkClusterNetworkCreate(cn *v1beta1.ClusterNetwork) error {
+	if len(cn.Name) > maxClusterNetworkName {
+		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", cn.Name, maxClusterNetworkName)
+	}
+	if _, ok := cn.Annotations[annotationUplinkMTU]; ok {
+		return fmt.Errorf("annotation %s can't be added", annotationUplinkMTU)
+	}
+	return nil
+}
+
+// validateClusterNetworkUpdate (v1.6+) keeps the VlanConfigs' MTU equal to
+// the cluster network's, and refuses changing mgmt's MTU while system NADs
+// or VMIs use it.
+func validateClusterNetworkUpdate(ctx context.Context, r *Request, old, cn *v1beta1.ClusterNetwork) error {
+	if cn.DeletionTimestamp != nil {
+		return nil
+	}
+	var err error
+	if cn.Name == mgmtNetwork {
+		err = checkMgmtMTUChange(r, old, cn)
+	} else {
+		err = checkVlanConfigMTUs(ctx, r, cn)
+	}
+	if err != nil {
+		return clusterNetworkError(r, opUpdate, cn.Name, err)
+	}
+	return nil
+}
+
+func checkVlanConfigMTUs(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
+	mtu, err := clusterNetworkMTU(cn.Annotations)
+	if err != nil {
+		return err
+	}
+	vcs, err := r.Store.VlanConfigs(ctx, cn.Name)
+	if err != nil {
+		return err
+	}
+	for _, vc := range vcs {
+		// v1.8 on skip VlanConfigs being deleted.
+		if vc.Deleting && r.Profile.atLeast(V1_8) {
+			continue
+		}
+		if vcMTU := vlanConfigMTU(&vc.Spec); !equalMTUs(vcMTU, mtu) {
+			return fmt.Errorf("clusternetwork has MTU %v, but the vlanconfigs %v has another MTU %v", mtu, vc.Name, vcMTU)
+		}
+	}
+	return nil
+}
+
+func checkMgmtMTUChange(r *Request, old, cn *v1beta1.ClusterNetwork) error {
+	oldMTU, err := clusterNetworkMTU(old.Annotations)
+	if err != nil {
+		return err
+	}
+	newMTU, err := clusterNetworkMTU(cn.Annotations)
+	if err != nil {
+		return err
+	}
+	if equalMTUs(oldMTU, newMTU) {
+		return nil
+	}
+	nads := r.Store.NADs("", labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: mgmtNetwork}))
+	for _, nad := range nads {
+		if !nad.Deleting && isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {
+			// v1.9 words it for any system network NAD.
+			what := "storage network nad"
+			if r.Profile.atLeast(V1_9) {
+				what = "nad"
+			}
+			return fmt.Errorf("the MTU can't be changed from %v to %v as %s %s is still attached", oldMTU, newMTU, what, nad.Name)
+		}
+	}
+	if vms := vmisUsingNADs(r, nads, nil); len(vms) > 0 {
+		return fmt.Errorf("the MTU can't be changed from %v to %v as following VMs must be stopped at first: %s", oldMTU, newMTU, joinVMs(vms))
+	}
+	return nil
+}
+
+func validateClusterNetworkDeleteV16(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
+	if cn.Name == mgmtNetwork {
+		return clusterNetworkError(r, opDelete, cn.Name, errors.New("it is not allowed"))
+	}
+	vcs, err := r.Store.VlanConfigs(ctx, cn.Name)
+	if err != nil {
+		return clusterNetworkError(r, opDelete, cn.Name, fmt.Errorf("failed to list vlanconfig error %w", err))
+	}
+	if len(vcs) > 0 {
+		names := make([]string, len(vcs))
+		for i, vc := range vcs {
+			names[i] = vc.Name
+		}
+		return clusterNetworkError(r, opDelete, cn.Name, fmt.Errorf("vlanconfig(s) %v under this clusternetwork are still existing", names))
+	}
+	nads := r.Store.NADs("", labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: cn.Name}))
+	if len(nads) > 0 {
+		refs := make([]string, len(nads))
+		for i, nad := range nads {
+			refs[i] = nad.Namespace + "/" + nad.Name
+		}
+		return clusterNetworkError(r, opDelete, cn.Name, fmt.Errorf("nads(s) %v under this clusternetwork are still existing", joinVMs(refs)))
 	}
 	return nil
 }

@@ -13,7 +13,15 @@ const (
 	opDelete = "delete"
 )
 
-func (r *Request) cannot() string { return "could not" }
+// cannot is the verb of the prefix: v0.5.x (v1.4, v1.5) says "could not";
+// the network-controller-harvester line (v1.6 on) says "can't", as the
+// pre-v0.5 master already did.
+func (r *Request) cannot() string {
+	if r.Profile.legacy() {
+		return "could not"
+	}
+	return "can't"
+}
 
 func nadError(r *Request, op, namespace, name string, err error) error {
 	return fmt.Errorf("%s %s nad %s/%s because %w", r.cannot(), op, namespace, name, err)

@@ -26,3 +26,25 @@ const (
 	// maxClusterNetworkName leaves room for the bridge suffix in a device name.
 	maxClusterNetworkName = maxDeviceName - len(bridgeSuffix)
 )
+
+// Keys and values the v1.6+ rules add (spec §2.4, §2.5).
+const (
+	typeL2VlanTrunk = "L2VlanTrunkNetwork"
+	typeOverlay     = "OverlayNetwork"
+
+	annotationUplinkMTU       = "network.harvesterhci.io/uplink-mtu"
+	annotationRWXNetwork      = "rwx-network.settings.harvesterhci.io"
+	annotationTunnelInterface = "ovn.kubernetes.io/tunnel_interface"
+	labelExclusiveVlan        = "storage-network.settings.harvesterhci.io/exclusivevlan"
+
+	storageNetworkPrefix = "storagenetwork-"
+	rwxNetworkPrefix     = "rwx-network-"
+
+	cniBridge  = "bridge"
+	cniKubeOVN = "kube-ovn"
+
+	defaultMTU = 1500
+	minMTU     = 576
+	maxMTU     = 9000
+	maxVlanID  = 4094
+)

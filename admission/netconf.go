@@ -2,12 +2,19 @@ package admission
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/lowmem/harvester-network-webhook/admission/internal/utils"
+	utilsv16 "github.com/lowmem/harvester-network-webhook/admission/internal/utilsv16"
+	"github.com/lowmem/harvester-network-webhook/informers"
 )
+
+// VlanConfigSpec is the spec of a VlanConfig.
+type VlanConfigSpec = informers.VlanConfigSpec
 
 // NetConf is the bridge CNI configuration in a NAD's spec.config. It is
 // declared in package utils, as upstream's is, because its name shows in
@@ -92,4 +99,157 @@ func isZeroMask(m net.IPMask) bool {
 // hasBridgeSuffix reports whether a bridge name is a valid "<cn>-br" name.
 func hasBridgeSuffix(bridge string) bool {
 	return len(bridge) > len(bridgeSuffix) && strings.HasSuffix(bridge, bridgeSuffix)
+}
+
+// ---- v1.6+ (network-controller-harvester) helpers ----
+
+// netConfV16 is the NAD config as the v1.6+ rules decode it.
+type netConfV16 = utilsv16.NetConf
+
+// routeV16 is the route annotation as the v1.6+ rules declare it; its field
+// order differs from v0.5.x's (mode, serverIPAddr, cidr, gateway, …).
+type routeV16 = utilsv16.Layer3NetworkConf
+
+// decodeNADConfig parses spec.config as the v1.6+ rules do: an empty config
+// is a zero NetConf, and errors name the NAD and quote the config.
+func decodeNADConfig(namespace, name, config string) (*netConfV16, error) {
+	conf := &netConfV16{}
+	if config == "" {
+		return conf, nil
+	}
+	if err := json.Unmarshal([]byte(config), conf); err != nil {
+		return nil, fmt.Errorf("failed to unmarshal nad %v/%v config %s %w", namespace, name, config, err)
+	}
+	return conf, nil
+}
+
+func isKubeOVN(conf *netConfV16) bool { return conf.Type == cniKubeOVN }
+
+func isBridgeType(conf *netConfV16) bool { return conf.Type == "" || conf.Type == cniBridge }
+
+// clusterNetworkFromBridge is the v1.7+ derivation of the cluster network
+// from a bridge name, which validates the name.
+func clusterNetworkFromBridge(bridge string) (string, error) {
+	switch {
+	case len(bridge) <= len(bridgeSuffix):
+		return "", fmt.Errorf("the length of bridge name %v is less than %v", bridge, len(bridgeSuffix))
+	case len(bridge) > maxDeviceName:
+		return "", fmt.Errorf("the length of the bridge name %v can't be more than %v", bridge, maxDeviceName)
+	case !strings.HasSuffix(bridge, bridgeSuffix):
+		return "", fmt.Errorf("the bridge name %v does not include suffix %v", bridge, bridgeSuffix)
+	}
+	return bridge[:len(bridge)-len(bridgeSuffix)], nil
+}
+
+// mutatorClusterNetwork is the NAD mutator's derivation: v1.6 slices the
+// bridge name unchecked (a name shorter than the suffix crashes upstream;
+// this denies), v1.7 on validates it.
+func mutatorClusterNetwork(p Profile, bridge string) (string, error) {
+	if p.atLeast(V1_7) {
+		return clusterNetworkFromBridge(bridge)
+	}
+	return clusterNetworkOfBridge(bridge)
+}
+
+func isValidMTU(mtu int) bool { return mtu == 0 || (mtu >= minMTU && mtu <= maxMTU) }
+
+// equalMTUs treats 0 as the default 1500.
+func equalMTUs(a, b int) bool {
+	return a == b || (a == 0 && b == defaultMTU) || (a == defaultMTU && b == 0)
+}
+
+// parseMTU parses an uplink-mtu annotation value.
+func parseMTU(s string) (int, error) {
+	mtu, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("value %v is not an integer: %w", s, err)
+	}
+	if !isValidMTU(mtu) {
+		return 0, fmt.Errorf("value %v is not in range [0, %d..%d]", s, minMTU, maxMTU)
+	}
+	return mtu, nil
+}
+
+// clusterNetworkMTU parses the uplink-mtu annotation; absent means 1500.
+func clusterNetworkMTU(annotations map[string]string) (int, error) {
+	s, ok := annotations[annotationUplinkMTU]
+	if !ok {
+		return defaultMTU, nil
+	}
+	return parseMTU(s)
+}
+
+func vlanConfigMTU(spec *VlanConfigSpec) int {
+	if spec.Uplink.LinkAttributes == nil {
+		return 0
+	}
+	return spec.Uplink.LinkAttributes.MTU
+}
+
+// isSystemNAD is spec §2.8: the storage network NAD, and from v1.9 the RWX
+// network NAD, by annotation or name prefix, in harvester-system.
+func isSystemNAD(p Profile, namespace, name string, annotations map[string]string) bool {
+	if namespace != systemNS {
+		return false
+	}
+	if annotations[annotationStorageNetwork] == "true" || strings.HasPrefix(name, storageNetworkPrefix) {
+		return true
+	}
+	return p.atLeast(V1_9) && (annotations[annotationRWXNetwork] == "true" || strings.HasPrefix(name, rwxNetworkPrefix))
+}
+
+// checkProvider validates a kube-ovn provider "<name>.<namespace>.<…>".
+func checkProvider(provider, name, namespace string) error {
+	if provider == "" {
+		return fmt.Errorf("provider is empty for cni type %s", cniKubeOVN)
+	}
+	parts := strings.Split(provider, ".")
+	if len(parts) < 3 {
+		return fmt.Errorf("invalid provider length %d for provider %s", len(parts), provider)
+	}
+	if parts[0] != name || parts[1] != namespace {
+		return fmt.Errorf("invalid provider name %s %s for nad %s %s", parts[0], parts[1], name, namespace)
+	}
+	return nil
+}
+
+// checkTrunkItem validates one vlanTrunk item (v1.7+).
+func checkTrunkItem(item *utilsv16.VlanTrunk) error {
+	if item == nil {
+		return nil
+	}
+	switch {
+	case item.MinID != nil && item.MaxID != nil:
+		if *item.MinID < 1 || *item.MinID > maxVlanID {
+			return fmt.Errorf("incorrect trunk minID parameter %v", *item.MinID)
+		}
+		if *item.MaxID < 1 || *item.MaxID > maxVlanID {
+			return fmt.Errorf("incorrect trunk maxID parameter %v", *item.MaxID)
+		}
+		if *item.MaxID < *item.MinID {
+			return fmt.Errorf("minID %v is greater than maxID %v in trunk parameter", *item.MinID, *item.MaxID)
+		}
+	case item.MinID != nil:
+		return errors.New("minID and maxID should be configured simultaneously, maxID is missing")
+	case item.MaxID != nil:
+		return errors.New("minID and maxID should be configured simultaneously, minID is missing")
+	}
+	if item.ID != nil && (*item.ID < 1 || *item.ID > maxVlanID) {
+		return fmt.Errorf("incorrect trunk id parameter %v", *item.ID)
+	}
+	if item.MinID == nil && item.MaxID == nil && item.ID == nil {
+		return errors.New("all fields in this VlanTrunk are empty")
+	}
+	return nil
+}
+
+// trunkContains reports whether a trunk item covers vid.
+func trunkContains(item *utilsv16.VlanTrunk, vid int) bool {
+	if item == nil {
+		return false
+	}
+	if item.MinID != nil && item.MaxID != nil && *item.MinID <= vid && vid <= *item.MaxID {
+		return true
+	}
+	return item.ID != nil && *item.ID == vid
 }

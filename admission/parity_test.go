@@ -26,6 +26,7 @@ type parityCase struct {
 	Objects        []json.RawMessage `json:"objects"`
 	Webhook        string            `json:"webhook"`
 	Request        json.RawMessage   `json:"request"`
+	Requires       []string          `json:"requires"`
 	Response       *parityResponse   `json:"response"`
 	UpstreamFailed *string           `json:"upstreamFailed"`
 }
@@ -43,25 +44,39 @@ type parityStatus struct {
 	Message string `json:"message"`
 }
 
+// parityDirs are the recorded corpora, one per upstream line.
+var parityDirs = []string{"v1.4", "v1.9"}
+
+// upstreamControllerUser is upstream master's --controller-user default.
+const upstreamControllerUser = "system:serviceaccount:harvester-system:harvester-network-controller"
+
 // TestParity replays every recorded upstream case through the HTTP handler,
-// over the real informer code, and compares the answers exactly.
+// over the real informer code, and compares the answers exactly. Each case
+// runs with its own profile.
 // PARITY_DIR replays another corpus directory of the same format.
 func TestParity(t *testing.T) {
-	dir := os.Getenv("PARITY_DIR")
-	if dir == "" {
-		dir = filepath.Join("testdata", "parity", "v1.4")
+	dirs := []string{os.Getenv("PARITY_DIR")}
+	if dirs[0] == "" {
+		dirs = nil
+		for _, d := range parityDirs {
+			dirs = append(dirs, filepath.Join("testdata", "parity", d))
+		}
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no parity cases (*.json) in %s", dir)
-	}
-	sort.Strings(files)
-	for _, file := range files {
-		c := loadParityCase(t, file)
-		t.Run(c.Name, func(t *testing.T) { replayParityCase(t, c) })
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Fatalf("no parity cases (*.json) in %s", dir)
+		}
+		sort.Strings(files)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			for _, file := range files {
+				c := loadParityCase(t, file)
+				t.Run(c.Name, func(t *testing.T) { replayParityCase(t, c) })
+			}
+		})
 	}
 }
 
@@ -83,6 +98,23 @@ func replayParityCase(t *testing.T, c *parityCase) {
 	if err != nil {
 		t.Fatalf("case %s: %v", c.Name, err)
 	}
+	actual := parityAnswer(t, c, version, len(c.Requires) > 0)
+	if c.UpstreamFailed != nil {
+		// Upstream crashed; we must deny, with a message that says why.
+		if actual.Allowed || actual.Status == nil || actual.Status.Message == "" {
+			t.Errorf("case %s (upstream failed: %s): want a denial with a message, got %s", c.Name, *c.UpstreamFailed, dump(actual))
+		}
+		return
+	}
+	if !reflect.DeepEqual(normalize(t, c.Response), normalize(t, actual)) {
+		t.Errorf("case %s (%s)\nexpected: %s\nactual:   %s", c.Name, c.Rule, dump(c.Response), dump(actual))
+	}
+}
+
+// parityAnswer replays c's request, over c's objects, with the rules of
+// version; kubeOVN seeds the CRD subnets.kubeovn.io.
+func parityAnswer(t *testing.T, c *parityCase, version Version, kubeOVN bool) *parityResponse {
+	t.Helper()
 	objs := make([]*unstructured.Unstructured, len(c.Objects))
 	for i, raw := range c.Objects {
 		objs[i] = &unstructured.Unstructured{}
@@ -90,7 +122,20 @@ func replayParityCase(t *testing.T, c *parityCase) {
 			t.Fatalf("case %s: object %d: %v", c.Name, i, err)
 		}
 	}
-	srv := NewServer(Config{Profile: Profile{Version: version}, Store: informerstest.NewStore(t, objs...)})
+	for _, r := range c.Requires {
+		if r != "kubeovn" {
+			t.Fatalf("case %s: unknown requirement %q", c.Name, r)
+		}
+	}
+	if kubeOVN {
+		objs = append(objs, informerstest.KubeOVNCRD())
+	}
+	profile := Profile{Version: version}
+	if version >= V1_9 {
+		profile.ControllerUser = upstreamControllerUser
+	}
+	store := informerstest.NewVersion(t, int(version), objs...).Store
+	srv := NewServer(Config{Profile: profile, Store: store})
 	router := chi.NewRouter()
 	srv.Routes(router)
 
@@ -110,17 +155,7 @@ func replayParityCase(t *testing.T, c *parityCase) {
 	if got.Response.UID != sent.Request.UID {
 		t.Errorf("case %s: response uid %q, want the request's %q", c.Name, got.Response.UID, sent.Request.UID)
 	}
-	actual := toParityResponse(got.Response)
-	if c.UpstreamFailed != nil {
-		// Upstream crashed; we must deny, with a message that says why.
-		if actual.Allowed || actual.Status == nil || actual.Status.Message == "" {
-			t.Errorf("case %s (upstream failed: %s): want a denial with a message, got %s", c.Name, *c.UpstreamFailed, dump(actual))
-		}
-		return
-	}
-	if !reflect.DeepEqual(normalize(t, c.Response), normalize(t, actual)) {
-		t.Errorf("case %s (%s)\nexpected: %s\nactual:   %s", c.Name, c.Rule, dump(c.Response), dump(actual))
-	}
+	return toParityResponse(got.Response)
 }
 
 func toParityResponse(r *admissionv1.AdmissionResponse) *parityResponse {

@@ -167,7 +167,11 @@ func (s *Server) run(ctx context.Context, routes []route, ar *admissionv1.Admiss
 	}()
 	gvk := requestGVK(ar)
 	gk := schema.GroupKind{Group: gvk.Group, Kind: gvk.Kind}
+	kubeOVN := s.cfg.Store != nil && s.cfg.Store.KubeOVNEnabled()
 	for i := range routes {
+		if routes[i].kubeOVN && !kubeOVN {
+			continue
+		}
 		if routes[i].matches(gk) {
 			r := &Request{AdmissionRequest: ar, Profile: s.cfg.Profile, Store: s.cfg.Store}
 			return routes[i].admit(ctx, r)

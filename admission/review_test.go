@@ -96,8 +96,8 @@ func TestParseVersion(t *testing.T) {
 			t.Errorf("ParseVersion(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "v1.3", "v2.4", "v1.4x", "latest", "v1.9"} {
-		if _, err := ParseVersion(in); err == nil || !strings.Contains(err.Error(), "accepted values are v1.4, v1.5") {
+	for _, in := range []string{"", "v1.3", "v2.4", "v1.4x", "latest", "1.-1"} {
+		if _, err := ParseVersion(in); err == nil || !strings.Contains(err.Error(), "accepted values are v1.4, v1.5, v1.6, v1.7, v1.8, v1.9") {
 			t.Errorf("ParseVersion(%q) error = %v, want one naming the accepted values", in, err)
 		}
 	}

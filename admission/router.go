@@ -29,8 +29,11 @@ type route struct {
 	scope admissionregistrationv1.ScopeType
 	// ops lists the operations the route implements, in the order upstream
 	// registers them; they become the webhook configuration's rule.
-	ops   []admissionregistrationv1.OperationType
-	admit func(ctx context.Context, r *Request) ([]PatchOp, error)
+	ops []admissionregistrationv1.OperationType
+	// kubeOVN routes are served, and registered, only while kube-ovn is
+	// installed (the CRD subnets.kubeovn.io exists).
+	kubeOVN bool
+	admit   func(ctx context.Context, r *Request) ([]PatchOp, error)
 }
 
 func (rt *route) matches(gk schema.GroupKind) bool {

@@ -8,6 +8,19 @@ func mutationRoutes(Profile) []route {
 	return []route{nadMutator(), vlanConfigMutator()}
 }
 
-func validationRoutes(Profile) []route {
-	return []route{clusterNetworkValidator(), nadValidator(), vlanConfigValidator()}
+// validationRoutes lists V1..V5: the ClusterNetwork validator serves UPDATE
+// from v1.6, the HostNetworkConfig validator exists from v1.8, and the
+// kube-ovn Subnet validator from v1.6, served only while kube-ovn is
+// installed (upstream registered it when the CRD existed at start-up).
+func validationRoutes(p Profile) []route {
+	routes := []route{clusterNetworkValidator(p), nadValidator(), vlanConfigValidator()}
+	if p.atLeast(V1_8) {
+		routes = append(routes, hostNetworkConfigValidator())
+	}
+	if p.atLeast(V1_6) {
+		subnet := subnetValidator()
+		subnet.kubeOVN = true
+		routes = append(routes, subnet)
+	}
+	return routes
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
+	"github.com/lowmem/harvester-network-webhook/informers"
 )
 
 // VlanConfig rules (spec §4.3 and §4.4).
@@ -46,11 +47,22 @@ func vlanConfigValidator() route {
 }
 
 func mutateVlanConfigCreate(_ context.Context, r *Request, vc *v1beta1.VlanConfig) ([]PatchOp, error) {
+	if r.Profile.atLeast(V1_9) && vc.Spec.ClusterNetwork == mgmtNetwork {
+		return nil, nil
+	}
 	return vlanConfigPatches(r, vc, true), nil
 }
 
+// mutateVlanConfigUpdate: v0.5.x and v1.6 skip spec-unchanged updates,
+// v1.7 on always re-match nodes; v1.6 on skip objects being deleted (v0.5.x
+// does not), v1.9 skips mgmt.
 func mutateVlanConfigUpdate(_ context.Context, r *Request, old, vc *v1beta1.VlanConfig) ([]PatchOp, error) {
-	if reflect.DeepEqual(old.Spec, vc.Spec) {
+	switch {
+	case !r.Profile.legacy() && vc.DeletionTimestamp != nil:
+		return nil, nil
+	case r.Profile.atLeast(V1_9) && vc.Spec.ClusterNetwork == mgmtNetwork:
+		return nil, nil
+	case !r.Profile.atLeast(V1_7) && reflect.DeepEqual(old.Spec, vc.Spec):
 		return nil, nil
 	}
 	return vlanConfigPatches(r, vc, old.Spec.ClusterNetwork != vc.Spec.ClusterNetwork), nil
@@ -90,7 +102,11 @@ func nodeSelector(set map[string]string) labels.Selector {
 }
 
 func validateVlanConfigCreate(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error {
-	if err := checkVlanConfigCreate(ctx, r, vc); err != nil {
+	check := checkVlanConfigCreate
+	if !r.Profile.legacy() {
+		check = checkVlanConfigCreateV16
+	}
+	if err := check(ctx, r, vc); err != nil {
 		return vlanConfigError(r, opCreate, vc.Name, err)
 	}
 	return nil
@@ -120,6 +136,9 @@ func checkVlanConfigCreate(ctx context.Context, r *Request, vc *v1beta1.VlanConf
 // takes away from the old one. As upstream, errors about the old object's
 // nodes and VMIs name the old object (the name cannot change in practice).
 func validateVlanConfigUpdate(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) error {
+	if !r.Profile.legacy() {
+		return validateVlanConfigUpdateV16(ctx, r, old, vc)
+	}
 	newNodes, skip, err := checkVlanConfigUpdate(ctx, r, old, vc)
 	if err != nil {
 		return vlanConfigError(r, opUpdate, vc.Name, err)
@@ -176,7 +195,11 @@ func checkNodesTakenAway(r *Request, old, vc *v1beta1.VlanConfig, newNodes []str
 }
 
 func validateVlanConfigDelete(_ context.Context, r *Request, vc *v1beta1.VlanConfig) error {
-	if err := checkVlanConfigDelete(r, vc); err != nil {
+	check := checkVlanConfigDelete
+	if !r.Profile.legacy() {
+		check = validateVlanConfigDeleteV16
+	}
+	if err := check(r, vc); err != nil {
 		return vlanConfigError(r, opDelete, vc.Name, err)
 	}
 	return nil
@@ -315,4 +338,193 @@ func sortedKeys(set map[string]bool) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// ---- v1.6+ (network-controller-harvester) VlanConfig rules, spec §3.3, §3.6 ----
+
+// mgmtDenied is the refusal of a VlanConfig on mgmt: v1.9 lets the
+// controller do it and words it per operation; v1.6 to v1.8 refuse everyone.
+func mgmtDenied(r *Request, vc *v1beta1.VlanConfig, op string) error {
+	if vc.Spec.ClusterNetwork != mgmtNetwork {
+		return nil
+	}
+	if !r.Profile.atLeast(V1_9) {
+		return fmt.Errorf("cluster network can't be %s", mgmtNetwork)
+	}
+	if r.fromController() {
+		return nil
+	}
+	return fmt.Errorf("users can't %s vlanConfig for mgmt cluster network", op)
+}
+
+// checkClusterNetworkNameLength: v1.6 to v1.8 check the length before mgmt
+// and do not print the name; v1.9 checks it after mgmt and prints it.
+func checkClusterNetworkNameLength(r *Request, cn string) error {
+	if len(cn) <= maxClusterNetworkName {
+		return nil
+	}
+	if r.Profile.atLeast(V1_9) {
+		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", cn, maxClusterNetworkName)
+	}
+	return fmt.Errorf("the length of the clusterNetwork name is more than %d", maxClusterNetworkName)
+}
+
+func checkVlanConfigCreateV16(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error {
+	first, second := mgmtDenied(r, vc, opCreate), checkClusterNetworkNameLength(r, vc.Spec.ClusterNetwork)
+	if !r.Profile.atLeast(V1_9) {
+		first, second = second, first
+	}
+	if first != nil {
+		return first
+	}
+	if second != nil {
+		return second
+	}
+	if err := checkClusterNetworkExists(ctx, r, vc.Spec.ClusterNetwork); err != nil {
+		return err
+	}
+	if err := checkMTUV16(ctx, r, vc); err != nil {
+		return err
+	}
+	nodes, _, err := matchedNodes(vc)
+	if err != nil {
+		return err
+	}
+	return checkOverlap(ctx, r, vc, nodes)
+}
+
+func checkClusterNetworkExists(ctx context.Context, r *Request, name string) error {
+	if _, err := r.Store.ClusterNetwork(ctx, name); err != nil {
+		return fmt.Errorf("it refers to a none-existing cluster network %s or error %w", name, err)
+	}
+	return nil
+}
+
+// checkMTUV16 requires a valid MTU equal (0 meaning 1500) to that of every
+// other VlanConfig of the cluster network; v1.8 on ignore those being
+// deleted. mgmt is not checked.
+func checkMTUV16(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) error {
+	if vc.Spec.ClusterNetwork == mgmtNetwork {
+		return nil
+	}
+	mtu := vlanConfigMTU(&vc.Spec)
+	if !isValidMTU(mtu) {
+		return fmt.Errorf("the MTU %v is out of range [0, %d..%d]", mtu, minMTU, maxMTU)
+	}
+	others, err := r.Store.VlanConfigs(ctx, vc.Spec.ClusterNetwork)
+	if err != nil {
+		return err
+	}
+	for _, other := range others {
+		if other.Name == vc.Name || (other.Deleting && r.Profile.atLeast(V1_8)) {
+			continue
+		}
+		if otherMTU := vlanConfigMTU(&other.Spec); !equalMTUs(mtu, otherMTU) {
+			return fmt.Errorf("the vlanconfig %s MTU %v is different with another vlanconfig %s MTU %v, all vlanconfigs on one clusternetwork need to have same MTU",
+				vc.Name, mtu, other.Name, otherMTU)
+		}
+	}
+	return nil
+}
+
+// validateVlanConfigUpdateV16 prefixes its own errors: those about the
+// nodes the update takes away name the old object, as upstream.
+func validateVlanConfigUpdateV16(ctx context.Context, r *Request, old, vc *v1beta1.VlanConfig) error {
+	// v1.7 on skip objects being deleted, so metadata updates run every
+	// check; v1.6 refuses mgmt, then skips spec-unchanged updates.
+	if r.Profile.atLeast(V1_7) && vc.DeletionTimestamp != nil {
+		return nil
+	}
+	if err := mgmtDenied(r, vc, opUpdate); err != nil {
+		return vlanConfigError(r, opUpdate, vc.Name, err)
+	}
+	if !r.Profile.atLeast(V1_7) && reflect.DeepEqual(old.Spec, vc.Spec) {
+		return nil
+	}
+	newNodes, err := checkVlanConfigUpdateV16(ctx, r, vc)
+	if err != nil {
+		return vlanConfigError(r, opUpdate, vc.Name, err)
+	}
+	oldNodes, _, err := matchedNodes(old)
+	if err != nil {
+		return vlanConfigError(r, opUpdate, old.Name, err)
+	}
+	affected := toSet(oldNodes)
+	if old.Spec.ClusterNetwork == vc.Spec.ClusterNetwork && reflect.DeepEqual(old.Spec.Uplink, vc.Spec.Uplink) {
+		for _, n := range newNodes {
+			delete(affected, n)
+		}
+	}
+	if err := checkAffectedNodes(r, old, affected); err != nil {
+		return vlanConfigError(r, opUpdate, old.Name, err)
+	}
+	return nil
+}
+
+// checkVlanConfigUpdateV16 validates the new object and returns its nodes.
+func checkVlanConfigUpdateV16(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) ([]string, error) {
+	if r.Profile.atLeast(V1_9) {
+		if l := vc.Labels[labelClusterNetwork]; l == "" || l != vc.Spec.ClusterNetwork {
+			return nil, fmt.Errorf("cluster network label %s is invalid and must not be updated by user", l)
+		}
+	}
+	if err := checkClusterNetworkExists(ctx, r, vc.Spec.ClusterNetwork); err != nil {
+		return nil, err
+	}
+	if err := checkMTUV16(ctx, r, vc); err != nil {
+		return nil, err
+	}
+	newNodes, _, err := matchedNodes(vc)
+	if err != nil {
+		return nil, err
+	}
+	return newNodes, checkOverlap(ctx, r, vc, newNodes)
+}
+
+// checkAffectedNodes refuses taking nodes away from a VlanConfig while VMIs
+// there use its cluster network's NADs, or while a system NAD is attached.
+// Messages name the old object.
+func checkAffectedNodes(r *Request, vc *v1beta1.VlanConfig, affected map[string]bool) error {
+	if len(affected) == 0 {
+		return nil
+	}
+	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
+	if vms := vmisUsingNADs(r, r.Store.NADs("", selector), affected); len(vms) > 0 {
+		return fmt.Errorf("it is blocked by VM(s) %s which must be stopped at first", joinVMs(vms))
+	}
+	for _, nad := range r.Store.NADs(systemNS, selector) {
+		if !nad.Deleting && isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {
+			what := "storage"
+			if r.Profile.atLeast(V1_9) {
+				what = "system"
+			}
+			return fmt.Errorf("the %s network nad %s is still attached", what, nad.Name)
+		}
+	}
+	return nil
+}
+
+// vmisUsingNADs lists, de-duplicated and sorted, "ns/name" of the VMIs using
+// any of nads; a nil node set means every node, else only VMIs on them.
+func vmisUsingNADs(r *Request, nads []informers.NADMeta, nodes map[string]bool) []string {
+	set := map[string]bool{}
+	for _, nad := range nads {
+		for _, vmi := range r.Store.VMIsUsingNAD(nad.Namespace, nad.Name) {
+			if nodes == nil || nodes[vmi.Node] {
+				set[vmi.Namespace+"/"+vmi.Name] = true
+			}
+		}
+	}
+	return sortedKeys(set)
+}
+
+func validateVlanConfigDeleteV16(r *Request, vc *v1beta1.VlanConfig) error {
+	if vc.Spec.ClusterNetwork == mgmtNetwork && r.Profile.atLeast(V1_9) && !r.fromController() {
+		return errors.New("users can't delete vlanConfig for mgmt cluster network")
+	}
+	nodes, _, err := matchedNodes(vc)
+	if err != nil {
+		return err
+	}
+	return checkAffectedNodes(r, vc, toSet(nodes))
 }

@@ -15,6 +15,8 @@ type ClientConfig struct {
 	Namespace string
 	URL       string
 	CABundle  []byte
+	// KubeOVN adds the rules of the kube-ovn routes (kube-ovn is installed).
+	KubeOVN bool
 }
 
 // WebhookConfigurations returns the validating and mutating configurations
@@ -30,7 +32,7 @@ func WebhookConfigurations(p Profile, cc ClientConfig) (*admissionregistrationv1
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    "validator." + cc.Namespace + "." + Name,
 			ClientConfig:            cc.webhookClientConfig(ValidationPath),
-			Rules:                   rules(validationRoutes(p)),
+			Rules:                   cc.rules(validationRoutes(p)),
 			FailurePolicy:           &fail,
 			SideEffects:             &none,
 			AdmissionReviewVersions: versions,
@@ -41,7 +43,7 @@ func WebhookConfigurations(p Profile, cc ClientConfig) (*admissionregistrationv1
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:                    "mutator." + cc.Namespace + "." + Name,
 			ClientConfig:            cc.webhookClientConfig(MutationPath),
-			Rules:                   rules(mutationRoutes(p)),
+			Rules:                   cc.rules(mutationRoutes(p)),
 			FailurePolicy:           &ignore,
 			SideEffects:             &none,
 			AdmissionReviewVersions: versions,
@@ -62,11 +64,14 @@ func (cc ClientConfig) webhookClientConfig(path string) admissionregistrationv1.
 	}
 }
 
-func rules(routes []route) []admissionregistrationv1.RuleWithOperations {
-	out := make([]admissionregistrationv1.RuleWithOperations, len(routes))
-	for i, rt := range routes {
+func (cc ClientConfig) rules(routes []route) []admissionregistrationv1.RuleWithOperations {
+	out := make([]admissionregistrationv1.RuleWithOperations, 0, len(routes))
+	for _, rt := range routes {
+		if rt.kubeOVN && !cc.KubeOVN {
+			continue
+		}
 		scope := rt.scope
-		out[i] = admissionregistrationv1.RuleWithOperations{
+		out = append(out, admissionregistrationv1.RuleWithOperations{
 			Operations: rt.ops,
 			Rule: admissionregistrationv1.Rule{
 				APIGroups:   []string{rt.gvr.Group},
@@ -74,7 +79,7 @@ func rules(routes []route) []admissionregistrationv1.RuleWithOperations {
 				Resources:   []string{rt.gvr.Resource},
 				Scope:       &scope,
 			},
-		}
+		})
 	}
 	return out
 }

@@ -112,6 +112,23 @@ func (o *kubeOVN) startKinds() {
 		// so the wait group is not at zero and Wait has not returned.
 		o.i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
 	}
+	// KubeOVNEnabled turns true only once these caches are complete; tell
+	// the listeners again then, so they can act on it.
+	synced := make([]cache.InformerSynced, len(o.running))
+	for n, ki := range o.running {
+		synced[n] = ki.informer.HasSynced
+	}
+	o.i.wg.Go(func() {
+		if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+			return
+		}
+		o.mu.RLock()
+		listeners := slices.Clone(o.listeners)
+		o.mu.RUnlock()
+		for _, f := range listeners {
+			f(true)
+		}
+	})
 }
 
 // stopKinds stops the kube-ovn informers and drops what they and the LRU
@@ -149,21 +166,32 @@ func (o *kubeOVN) informer(kind string) *kindInformer {
 }
 
 // KubeOVNEnabled implements Store: whether the CRD subnets.kubeovn.io exists
-// and is not being deleted, as last acted on (the kube-ovn kinds run exactly
-// while it reports true). Always false without Config.WatchKubeOVN.
+// and is not being deleted, as last acted on, and the kube-ovn kinds' caches
+// have synced since. Always false without Config.WatchKubeOVN.
 func (i *Informers) KubeOVNEnabled() bool {
 	if i.ovn == nil {
 		return false
 	}
 	i.ovn.mu.RLock()
 	defer i.ovn.mu.RUnlock()
-	return i.ovn.enabled
+	if !i.ovn.enabled {
+		return false
+	}
+	// Until the Subnet and Vpc caches are complete, decisions on them could
+	// be wrong: kube-ovn counts as installed once they are.
+	for _, ki := range i.ovn.running {
+		if !ki.informer.HasSynced() {
+			return false
+		}
+	}
+	return true
 }
 
 // OnKubeOVNChange registers f to be called with the new state each time
-// KubeOVNEnabled changes, after the kube-ovn informers have been started or
-// stopped (started ones may not have synced yet). Calls come one at a time,
-// in order, from an informer goroutine, and must not block for long.
+// kube-ovn comes or goes, after the kube-ovn informers have been started or
+// stopped, and once more with true when started ones have synced (only then
+// does KubeOVNEnabled report true). Calls come from informer goroutines and
+// must not block for long.
 // Register before Start to see every change; the state before the first
 // call is false. Without Config.WatchKubeOVN, f is never called.
 func (i *Informers) OnKubeOVNChange(f func(enabled bool)) {
