@@ -1,22 +1,17 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/lowmem/harvester-network-webhook/e2e/harness"
 )
-
-const deniedPrefix = `admission webhook "validator.harvester-system.harvester-network-webhook" denied the request: Internal error occurred: `
 
 // The shared network: two nodes, cluster network e2ecn, and VlanConfig
 // vc-e2e (MTU 9000) spanning both nodes.
@@ -28,7 +23,7 @@ var (
 func baseNetwork(t *testing.T) {
 	t.Helper()
 	baseOnce.Do(func() {
-		_, baseErr = env.client.Apply(t.Context(), []byte(`
+		_, baseErr = env.Client.Apply(t.Context(), []byte(`
 apiVersion: v1
 kind: Node
 metadata: {name: e2e-n1, labels: {e2e: "yes", kubernetes.io/hostname: e2e-n1}}
@@ -67,7 +62,7 @@ spec:
 
 func namespace(t *testing.T, name string) {
 	t.Helper()
-	if _, err := env.client.Apply(t.Context(), []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+name+`"}}`)); err != nil {
+	if _, err := env.Client.Apply(t.Context(), []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+name+`"}}`)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -81,69 +76,25 @@ func nad(namespace, name string, vlan int) *unstructured.Unstructured {
 
 func mustCreate(t *testing.T, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	out, err := env.client.Create(t.Context(), obj)
+	out, err := env.Client.Create(t.Context(), obj)
 	if err != nil {
 		t.Fatalf("create %s %s: %v", obj.GetKind(), obj.GetName(), err)
 	}
 	return out
 }
 
-func dryRunCreate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ri, err := env.client.Resource(obj)
-	if err != nil {
-		return nil, err
-	}
-	return ri.Create(ctx, obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-}
-
-func dryRunDelete(ctx context.Context, obj *unstructured.Unstructured) error {
-	ri, err := env.client.Resource(obj)
-	if err != nil {
-		return err
-	}
-	return ri.Delete(ctx, obj.GetName(), metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
-}
-
-// eventually retries check until it passes: the webhook decides on caches
-// that follow the API server with a short delay.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// wantDenied checks that err is the webhook's denial with exactly msg.
-func wantDenied(err error, msg string) error {
-	if err == nil {
-		return fmt.Errorf("allowed, want denied with %q", msg)
-	}
-	if !strings.Contains(err.Error(), deniedPrefix+msg) {
-		return fmt.Errorf("got %q, want %q", err.Error(), deniedPrefix+msg)
-	}
-	return nil
-}
-
 func TestNADWithInvalidVLANIsDeniedWithUpstreamText(t *testing.T) {
 	namespace(t, "e2e-vlan")
-	_, err := env.client.Create(t.Context(), nad("e2e-vlan", "vlan5000", 5000))
-	if err := wantDenied(err, "could not create nad e2e-vlan/vlan5000 because VLAN ID must >=0 and <=4094"); err != nil {
+	_, err := env.Client.Create(t.Context(), nad("e2e-vlan", "vlan5000", 5000))
+	if err := harness.WantDenied(err, "could not create nad e2e-vlan/vlan5000 because VLAN ID must >=0 and <=4094"); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestVlanConfigMutatorRecordsMatchedNodes(t *testing.T) {
 	baseNetwork(t)
-	eventually(t, "matched-nodes annotation", func() error {
-		vc, err := env.client.Get(t.Context(), harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"VlanConfig","metadata":{"name":"vc-e2e"}}`))
+	harness.Eventually(t, "matched-nodes annotation", func() error {
+		vc, err := env.Client.Get(t.Context(), harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"VlanConfig","metadata":{"name":"vc-e2e"}}`))
 		if err != nil {
 			return err
 		}
@@ -162,8 +113,8 @@ func TestNADMutationsAreStored(t *testing.T) {
 	namespace(t, "e2e-mut")
 	// The mutator takes the MTU from the cluster network's VlanConfig once
 	// its cache has it.
-	eventually(t, "MTU patched on create", func() error {
-		out, err := dryRunCreate(t.Context(), nad("e2e-mut", "vlan10", 10))
+	harness.Eventually(t, "MTU patched on create", func() error {
+		out, err := env.Client.DryRunCreate(t.Context(), nad("e2e-mut", "vlan10", 10))
 		if err != nil {
 			return err
 		}
@@ -176,7 +127,7 @@ func TestNADMutationsAreStored(t *testing.T) {
 
 	config, _, _ := unstructured.NestedString(stored.Object, "spec", "config")
 	_ = unstructured.SetNestedField(stored.Object, strings.Replace(config, `"vlan":10`, `"vlan":20`, 1), "spec", "config")
-	updated, err := env.client.Update(t.Context(), stored)
+	updated, err := env.Client.Update(t.Context(), stored)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,17 +168,17 @@ spec:
   networks: [{name: nic-1, multus: {networkName: e2e-use/vlan30}}]
 status: {nodeName: e2e-n1}
 `))
-	eventually(t, "delete denied while the VMI runs", func() error {
-		return wantDenied(dryRunDelete(t.Context(), net),
+	harness.Eventually(t, "delete denied while the VMI runs", func() error {
+		return harness.WantDenied(env.Client.DryRunDelete(t.Context(), net),
 			"could not delete nad e2e-use/vlan30 because it's still used by VM(s) e2e-use/vm1 which must be stopped at first")
 	})
-	if err := env.client.Delete(t.Context(), vmi); err != nil {
+	if err := env.Client.Delete(t.Context(), vmi); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "delete allowed once the VMI is gone", func() error {
-		return dryRunDelete(t.Context(), net)
+	harness.Eventually(t, "delete allowed once the VMI is gone", func() error {
+		return env.Client.DryRunDelete(t.Context(), net)
 	})
-	if err := env.client.Delete(t.Context(), net); err != nil {
+	if err := env.Client.Delete(t.Context(), net); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -249,15 +200,15 @@ spec:
   nodeSelector: {kubernetes.io/hostname: e2e-n1}
   uplink: {nics: [eth2], linkAttributes: {mtu: 9000}}
 `)
-	eventually(t, "overlap denied", func() error {
-		_, err := dryRunCreate(t.Context(), vc)
-		return wantDenied(err, "could not create vlanConfig vc-e2e-b because it overlaps with other vlanconfigs matching node(s) [e2e-n1]")
+	harness.Eventually(t, "overlap denied", func() error {
+		_, err := env.Client.DryRunCreate(t.Context(), vc)
+		return harness.WantDenied(err, "could not create vlanConfig vc-e2e-b because it overlaps with other vlanconfigs matching node(s) [e2e-n1]")
 	})
-	if err := env.client.Delete(t.Context(), vs); err != nil {
+	if err := env.Client.Delete(t.Context(), vs); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "allowed once the VlanStatus is gone", func() error {
-		_, err := dryRunCreate(t.Context(), vc)
+	harness.Eventually(t, "allowed once the VlanStatus is gone", func() error {
+		_, err := env.Client.DryRunCreate(t.Context(), vc)
 		return err
 	})
 }
@@ -271,7 +222,7 @@ func vlanStatusName(cn, node string) string {
 func TestVlanConfigWithoutMatchingNodesIsDeniedCleanly(t *testing.T) {
 	baseNetwork(t)
 	// Upstream v0.5.x crashes on this one (no matched-nodes annotation).
-	_, err := dryRunCreate(t.Context(), harness.MustObject(`
+	_, err := env.Client.DryRunCreate(t.Context(), harness.MustObject(`
 apiVersion: network.harvesterhci.io/v1beta1
 kind: VlanConfig
 metadata: {name: vc-nowhere}
@@ -280,30 +231,30 @@ spec:
   nodeSelector: {kubernetes.io/hostname: no-such-node}
   uplink: {nics: [eth3], linkAttributes: {mtu: 9000}}
 `))
-	if err := wantDenied(err, "could not create vlanConfig vc-nowhere because vlanConfig vc-nowhere has no network.harvesterhci.io/matched-nodes annotation"); err != nil {
+	if err := harness.WantDenied(err, "could not create vlanConfig vc-nowhere because vlanConfig vc-nowhere has no network.harvesterhci.io/matched-nodes annotation"); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestClusterNetworkRules(t *testing.T) {
 	baseNetwork(t)
-	_, err := dryRunCreate(t.Context(), harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"ClusterNetwork","metadata":{"name":"thirteen-char"}}`))
-	if err := wantDenied(err, "could not create cluster network thirteen-char because the length of the clusterNetwork value is more than 12"); err != nil {
+	_, err := env.Client.DryRunCreate(t.Context(), harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"ClusterNetwork","metadata":{"name":"thirteen-char"}}`))
+	if err := harness.WantDenied(err, "could not create cluster network thirteen-char because the length of the clusterNetwork value is more than 12"); err != nil {
 		t.Error(err)
 	}
 	mgmt := harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"ClusterNetwork","metadata":{"name":"mgmt"}}`)
-	if err := wantDenied(dryRunDelete(t.Context(), mgmt), "could not delete cluster network mgmt because it's not allowed"); err != nil {
+	if err := harness.WantDenied(env.Client.DryRunDelete(t.Context(), mgmt), "could not delete cluster network mgmt because it's not allowed"); err != nil {
 		t.Error(err)
 	}
 	cn := harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"ClusterNetwork","metadata":{"name":"e2ecn"}}`)
-	eventually(t, "cluster network with a VlanConfig", func() error {
-		return wantDenied(dryRunDelete(t.Context(), cn),
+	harness.Eventually(t, "cluster network with a VlanConfig", func() error {
+		return harness.WantDenied(env.Client.DryRunDelete(t.Context(), cn),
 			"could not delete cluster network e2ecn because vlanconfig(s) [vc-e2e] under this clusternetwork is/are still exist(s)")
 	})
 }
 
 func TestWebhookConfigurationsAreRegistered(t *testing.T) {
-	vwc, err := env.client.Get(t.Context(), harness.MustObject(`{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingWebhookConfiguration","metadata":{"name":"harvester-network-webhook"}}`))
+	vwc, err := env.Client.Get(t.Context(), harness.MustObject(`{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingWebhookConfiguration","metadata":{"name":"harvester-network-webhook"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +265,7 @@ func TestWebhookConfigurationsAreRegistered(t *testing.T) {
 	hook := hooks[0].(map[string]any)
 	url, _, _ := unstructured.NestedString(hook, "clientConfig", "url")
 	ca, _, _ := unstructured.NestedString(hook, "clientConfig", "caBundle")
-	if hook["name"] != "validator.harvester-system.harvester-network-webhook" || url != env.webhook.URL+"/v1/webhook/validation" || ca == "" {
+	if hook["name"] != "validator.harvester-system.harvester-network-webhook" || url != env.Webhook.URL+"/v1/webhook/validation" || ca == "" {
 		t.Errorf("validating webhook %v", hook)
 	}
 	if hook["failurePolicy"] != "Fail" || hook["sideEffects"] != "None" {
