@@ -35,9 +35,12 @@ type config struct {
 // other port, so it cannot collide there.
 const defaultHealthPort = 8444
 
-func parseConfig(args []string, getenv func(string) string) (*config, error) {
+// parseConfig reads args and the environment; usage and flag errors go to
+// output.
+func parseConfig(args []string, getenv func(string) string, output io.Writer) (*config, error) {
 	cfg := &config{}
 	fs := flag.NewFlagSet("harvester-network-webhook", flag.ContinueOnError)
+	fs.SetOutput(output)
 	var version string
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {

@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}

@@ -137,3 +137,27 @@ func TestWebhookConfigurationsFollowTheHandlerTable(t *testing.T) {
 		t.Errorf("URL client config %+v", u)
 	}
 }
+
+func TestWebhookConfigurationsOfTheNewestProfile(t *testing.T) {
+	for _, tt := range []struct {
+		kubeOVN bool
+		want    string
+	}{
+		{false, "clusternetworks:CREATE,UPDATE,DELETE network-attachment-definitions:CREATE,UPDATE,DELETE " +
+			"vlanconfigs:CREATE,UPDATE,DELETE hostnetworkconfigs:CREATE,UPDATE,DELETE"},
+		{true, "clusternetworks:CREATE,UPDATE,DELETE network-attachment-definitions:CREATE,UPDATE,DELETE " +
+			"vlanconfigs:CREATE,UPDATE,DELETE hostnetworkconfigs:CREATE,UPDATE,DELETE subnets:CREATE,UPDATE,DELETE"},
+	} {
+		vwc, mwc := WebhookConfigurations(Profile{Version: V1_9}, ClientConfig{Namespace: "harvester-system", KubeOVN: tt.kubeOVN})
+		var got []string
+		for _, r := range vwc.Webhooks[0].Rules {
+			got = append(got, r.Resources[0]+":"+strings.Join(opsStrings(r.Operations), ","))
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("kube-ovn %v: validating rules %v, want %s (spec §5.4, master)", tt.kubeOVN, got, tt.want)
+		}
+		if n := len(mwc.Webhooks[0].Rules); n != 2 {
+			t.Errorf("kube-ovn %v: %d mutating rules, want NADs and VlanConfigs", tt.kubeOVN, n)
+		}
+	}
+}

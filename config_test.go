@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/lowmem/harvester-network-webhook/admission"
+)
+
+func envOf(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestConfigDefaultsAreUpstreams(t *testing.T) {
+	cfg, err := parseConfig(nil, envOf(map[string]string{"NAMESPACE": "harvester-system"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPSPort != 8443 || cfg.HealthPort != defaultHealthPort || cfg.Version != admission.V1_9 ||
+		cfg.ControllerUser != "system:serviceaccount:harvester-system:harvester-network-controller" || cfg.Threadiness != 5 {
+		t.Errorf("defaults %+v", cfg)
+	}
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	env := envOf(map[string]string{"HARVESTER_VERSION": "v1.4", "WEBHOOK_SERVER_HTTPS_PORT": "9443", "NAMESPACE": "from-env"})
+	cfg, err := parseConfig([]string{"--harvester-version", "v1.7", "--namespace", "from-flag"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Version != admission.V1_7 || cfg.Namespace != "from-flag" || cfg.HTTPSPort != 9443 {
+		t.Errorf("got version %v namespace %q port %d", cfg.Version, cfg.Namespace, cfg.HTTPSPort)
+	}
+}
+
+func TestBadConfigurationIsAClearError(t *testing.T) {
+	for args, want := range map[string]string{
+		"--harvester-version v2.0":            "accepted values are v1.4, v1.5, v1.6, v1.7, v1.8, v1.9",
+		"--https-port 0":                      "--https-port",
+		"--health-port 8443":                  "are both 8443",
+		"--lru-bytes -1":                      "--lru-bytes",
+		"--webhook-url http://127.0.0.1:8443": "is not an https://host[:port] URL",
+		"--namespace=":                        "--namespace must not be empty",
+		"--loglevel":                          "flag needs an argument",
+		"extra":                               "unexpected arguments",
+		"--threadiness many":                  "--threadiness",
+		"--webhook-url https://127.0.0.1:8443 --no-such-x": "flag provided but not defined",
+	} {
+		_, err := parseConfig(strings.Fields(args), envOf(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", args, err, want)
+		}
+	}
+}
+
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseConfig([]string{"--help"}, envOf(nil), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: error %v, want flag.ErrHelp", err)
+	}
+	for _, flag := range []string{"loglevel", "threadiness", "https-port", "namespace", "controller-user", "gc-user",
+		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "LOGLEVEL", "HARVESTER_VERSION"} {
+		if !strings.Contains(out.String(), flag) {
+			t.Errorf("--help does not mention %s", flag)
+		}
+	}
+}
