@@ -28,7 +28,7 @@ func run() error {
 	binary := flag.String("webhook-bin", "bin/harvester-network-webhook", "webhook binary to run")
 	binDir := flag.String("bin-dir", "bin", "directory holding etcd, kube-apiserver and kubectl")
 	manifests := flag.String("manifests", "manifests", "directory holding crds/ and examples/")
-	version := flag.String("harvester-version", "v1.4", "Harvester version whose rules the webhook enforces")
+	version := flag.String("harvester-version", "v1.9", "Harvester version whose rules the webhook enforces")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
