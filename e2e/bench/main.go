@@ -1,0 +1,339 @@
+// Command bench measures a harvester-network-webhook binary — this one or
+// any other — under a named load (design §7).
+//
+// It fills a cluster with a scenario (L1: the load that OOM-kills upstream;
+// L10: ten times it), skipping objects that exist, then starts the webhook
+// registered by URL and reports time to the first correct admission
+// answer, steady-state memory (live heap, heap in use, RSS, peak RSS) after
+// an idle period, and admission latency and throughput, direct to the
+// webhook and through the API server. The report is a table on stdout and
+// JSON in -out. Numbers are figures, not assertions.
+//
+// The cluster is a local etcd and kube-apiserver from bin/ (kept in
+// -workdir when given, so a second run reuses the load), or the cluster of
+// E2E_KUBECONFIG.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/klog/v2"
+
+	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
+	"github.com/lowmem/harvester-network-webhook/e2e/harness"
+)
+
+// Report is the JSON written to -out.
+type Report struct {
+	Scenario     Scenario  `json:"scenario"`
+	Binary       string    `json:"binary"`
+	Args         []string  `json:"args"`
+	ReadySeconds float64   `json:"ready_seconds"`
+	IdleSeconds  float64   `json:"idle_seconds"`
+	Steady       Memory    `json:"steady"`
+	AfterLoad    Memory    `json:"after_load"`
+	Latency      []Latency `json:"latency"`
+	Churn        *Churn    `json:"churn,omitempty"`
+}
+
+type config struct {
+	scenario, binary, args, workdir, binDir, crdDir, out string
+	idle, duration, churn                                time.Duration
+	clients, apiClients, workers                         int
+	loadOnly, skipLoad, insecure, foreign                bool
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(f string, a ...any) { fmt.Fprintf(os.Stderr, "==> "+f+"\n", a...) }
+
+func run() error {
+	var cfg config
+	flag.StringVar(&cfg.scenario, "scenario", envOr("SCENARIO", "L1"), "load: L1, L10 or smoke (env SCENARIO)")
+	flag.StringVar(&cfg.binary, "webhook-bin", envOr("WEBHOOK_BIN", "bin/harvester-network-webhook"), "webhook binary to measure (env WEBHOOK_BIN)")
+	flag.StringVar(&cfg.args, "webhook-args", envOr("WEBHOOK_ARGS", "--harvester-version v1.9"), "extra webhook flags, space-separated (env WEBHOOK_ARGS)")
+	flag.StringVar(&cfg.workdir, "workdir", os.Getenv("BENCH_WORKDIR"), "keep the local control plane's data here and reuse it (env BENCH_WORKDIR); empty: a temporary directory")
+	flag.StringVar(&cfg.binDir, "bin-dir", "bin", "directory holding etcd and kube-apiserver")
+	flag.StringVar(&cfg.crdDir, "crds", "manifests/crds", "CRDs the webhook watches")
+	flag.StringVar(&cfg.out, "out", os.Getenv("OUT"), "write the report as JSON to this file (env OUT)")
+	flag.DurationVar(&cfg.idle, "idle", 60*time.Second, "idle period between readiness and the steady-state memory reading")
+	flag.DurationVar(&cfg.duration, "duration", 20*time.Second, "length of each latency phase")
+	flag.DurationVar(&cfg.churn, "churn", 0, "after the latency phases, churn the cluster this long (2m in the issue) and report peak RSS; 0 skips")
+	flag.IntVar(&cfg.clients, "clients", 50, "concurrent HTTP/2 clients for direct admission")
+	flag.IntVar(&cfg.apiClients, "api-clients", 10, "concurrent clients for admission through the API server")
+	flag.IntVar(&cfg.workers, "workers", 8, "concurrent creators while loading")
+	flag.BoolVar(&cfg.loadOnly, "load-only", false, "load the scenario and stop (useful with -workdir or E2E_KUBECONFIG)")
+	flag.BoolVar(&cfg.skipLoad, "skip-load", false, "measure without loading")
+	flag.BoolVar(&cfg.foreign, "foreign", false, "the binary is configured the upstream way (environment only, no health port, registered by Service): measure memory and direct latency, skip the API server phases")
+	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
+	flag.Parse()
+
+	s, ok := scenarios[cfg.scenario]
+	if !ok {
+		return fmt.Errorf("unknown scenario %q (want L1, L10 or smoke)", cfg.scenario)
+	}
+	// client-go logs requests cut off at the end of a phase; the report
+	// counts what matters.
+	klog.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cp, err := startCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cp.Stop() }()
+	rc := *cp.Config
+	// No client-side rate limit: the loader and the API phases measure the
+	// server, and the limiter fails calls near a phase's end.
+	rc.QPS = -1
+	rc.Timeout = time.Minute
+	c, err := harness.NewClient(&rc)
+	if err != nil {
+		return err
+	}
+	if !cfg.skipLoad {
+		if err := unregister(ctx, c); err != nil {
+			return err
+		}
+		logf("loading scenario %s", s.Name)
+		if err := load(ctx, c, &rc, s, cfg.workers, logf); err != nil {
+			return err
+		}
+	}
+	if cfg.loadOnly {
+		return nil
+	}
+	rep, err := measure(ctx, cfg, s, cp, c)
+	if err != nil {
+		return err
+	}
+	printReport(rep)
+	if cfg.out == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(cfg.out, append(b, '\n'), 0o644)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func startCluster(ctx context.Context, cfg config) (*controlplane.ControlPlane, error) {
+	opts := controlplane.Options{BinDir: cfg.binDir, WorkDir: cfg.workdir, CRDDir: cfg.crdDir, Logf: logf,
+		// A kept etcd with hundreds of large CRDs takes a while to serve.
+		StartTimeout: 5 * time.Minute}
+	if cfg.workdir != "" {
+		if err := os.MkdirAll(cfg.workdir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	logf("starting the control plane (or using %s when set)", controlplane.EnvKubeconfig)
+	return controlplane.StartOrUse(ctx, opts)
+}
+
+// unregister removes webhook configurations left by an earlier run: they
+// point at a dead URL and, failing closed, would block the load.
+func unregister(ctx context.Context, c *harness.Client) error {
+	for _, r := range []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations"} {
+		gvr := schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: r}
+		err := c.Dynamic.Resource(gvr).Delete(ctx, "harvester-network-webhook", metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete the %s left by an earlier run: %w", r, err)
+		}
+	}
+	return nil
+}
+
+func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.ControlPlane, c *harness.Client) (*Report, error) {
+	rep := &Report{Scenario: s, Binary: cfg.binary, Args: strings.Fields(cfg.args), IdleSeconds: cfg.idle.Seconds()}
+	logPath := filepath.Join(cp.WorkDir, "webhook.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = log.Close() }()
+	logf("starting %s (log: %s)", cfg.binary, logPath)
+	began := time.Now()
+	var wh process
+	url := ""
+	if cfg.foreign {
+		f, err := startForeign(cfg.binary, cp.Kubeconfig, rep.Args, log)
+		if err != nil {
+			return nil, err
+		}
+		wh, url = f, f.url
+	} else {
+		w, err := harness.StartWebhook(ctx, harness.WebhookOptions{
+			Binary: cfg.binary, Kubeconfig: cp.Kubeconfig, Log: log,
+			Args: append([]string{"--namespace", harness.WebhookNamespace}, rep.Args...),
+			// gctrace cross-checks go_gc_heap_live_bytes.
+			Env: append(os.Environ(), "GODEBUG=gctrace=1"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		wh, url = w, w.URL
+	}
+	defer func() { _ = wh.Stop() }()
+	direct, err := newDirectClient(ctx, c, url, cfg.foreign, cfg.insecure)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitDenies(ctx, direct); err != nil {
+		return nil, err
+	}
+	rep.ReadySeconds = time.Since(began).Seconds()
+	logf("first correct answer after %.2f s", rep.ReadySeconds)
+	if !cfg.foreign {
+		if err := harness.WaitAdmitting(ctx, c, harness.WebhookNamespace); err != nil {
+			return nil, err
+		}
+	}
+	logf("idle for %s", cfg.idle)
+	select {
+	case <-time.After(cfg.idle):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-wh.Exited():
+		return nil, fmt.Errorf("the webhook exited:\n%s", wh.Logs())
+	}
+	rep.Steady = memory(wh)
+
+	ops, err := operations(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range ops {
+		want, err := learn(ctx, op.direct(direct))
+		if err != nil {
+			return nil, fmt.Errorf("direct %s: %w", op.name, err)
+		}
+		logf("direct %s (%s) with %d clients for %s", op.name, want, cfg.clients, cfg.duration)
+		l := hammer(ctx, op.name, "direct", cfg.clients, cfg.duration, func(int) call {
+			return checked(want, op.direct(direct.clone()))
+		})
+		l.Decision = want.String()
+		rep.Latency = append(rep.Latency, l)
+	}
+	for _, op := range ops {
+		if cfg.foreign {
+			break // it registers a Service the local API server cannot reach
+		}
+		want, err := learn(ctx, op.api(c, -1))
+		if err != nil {
+			return nil, fmt.Errorf("API server %s: %w", op.name, err)
+		}
+		logf("API server %s (%s) with %d clients for %s", op.name, want, cfg.apiClients, cfg.duration)
+		l := hammer(ctx, op.name, "apiserver", cfg.apiClients, cfg.duration, func(i int) call {
+			return checked(want, op.api(c, i))
+		})
+		l.Decision = want.String()
+		rep.Latency = append(rep.Latency, l)
+	}
+	rep.AfterLoad = memory(wh)
+	if cfg.churn > 0 {
+		logf("churn for %s: %d VMI status updates/s, %d Secrets created and deleted/min", cfg.churn, vmiUpdatesPerSecond, secretsPerMinute)
+		ch := churn(ctx, c, s, wh, cfg.churn)
+		rep.Churn = &ch
+	}
+	return rep, nil
+}
+
+// waitDenies polls the webhook directly with a NAD it must deny until it
+// does: readiness as a client sees it, whatever the binary's probes say.
+func waitDenies(ctx context.Context, d *directClient) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var last error
+	for {
+		body, err := reviewBody(nadType, "CREATE", harness.WebhookNamespace, "admission-probe", stamp(probeNAD(), "1"), nil)
+		if err != nil {
+			return err
+		}
+		allowed, msg, err := d.review(ctx, validationPath, body)
+		switch {
+		case err != nil:
+			last = err
+		case allowed:
+			last = errors.New("the out-of-range NAD was allowed")
+		default:
+			logf("denied: %s", msg)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no correct answer from the webhook (last: %w)", last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func mib(b int64) string {
+	if b < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+func printReport(r *Report) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "scenario\t%s\n", r.Scenario.Name)
+	fmt.Fprintf(w, "binary\t%s %s\n", r.Binary, strings.Join(r.Args, " "))
+	fmt.Fprintf(w, "ready_seconds\t%.2f\n", r.ReadySeconds)
+	fmt.Fprintf(w, "\tsteady (after %.0f s idle)\tafter the latency phases\n", r.IdleSeconds)
+	fmt.Fprintf(w, "live_heap_bytes\t%s (%s)\t%s\n", mib(r.Steady.LiveHeapBytes), r.Steady.LiveHeapSource, mib(r.AfterLoad.LiveHeapBytes))
+	fmt.Fprintf(w, "gctrace live heap\t%s\t%s\n", mib(r.Steady.GCTraceLiveByte), mib(r.AfterLoad.GCTraceLiveByte))
+	fmt.Fprintf(w, "heap_inuse_bytes\t%s\t%s\n", mib(r.Steady.HeapInuseBytes), mib(r.AfterLoad.HeapInuseBytes))
+	fmt.Fprintf(w, "rss_bytes\t%s\t%s\n", mib(r.Steady.RSSBytes), mib(r.AfterLoad.RSSBytes))
+	fmt.Fprintf(w, "peak_rss_bytes\t%s\t%s\n", mib(r.Steady.PeakRSSBytes), mib(r.AfterLoad.PeakRSSBytes))
+	if ch := r.Churn; ch != nil {
+		fmt.Fprintf(w, "churn\t%.0f s: %d VMI updates, %d Secrets, %d errors\n", ch.Seconds, ch.VMIUpdates, ch.SecretsCreated, ch.Errors)
+		fmt.Fprintf(w, "churn peak_rss (sampled)\t%s\n", mib(ch.PeakRSSBytes))
+		fmt.Fprintf(w, "after churn live_heap / rss\t%s / %s\n", mib(ch.After.LiveHeapBytes), mib(ch.After.RSSBytes))
+	}
+	_ = w.Flush()
+	fmt.Println()
+	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "path\toperation\tanswer\trequests\terrors\tp50 ms\tp99 ms\tp99.9 ms\treq/s\t")
+	for _, l := range r.Latency {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t\n", l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput)
+	}
+	_ = w.Flush()
+}
+
+func decodeB64(s string) []byte {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
