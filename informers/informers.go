@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -58,6 +59,9 @@ var _ Store = (*Informers)(nil)
 type kindInformer struct {
 	kind     Kind
 	informer cache.SharedIndexInformer
+
+	mu        sync.Mutex
+	lastError string // why list/watch last failed, as logged; "" once synced
 }
 
 // New builds the informers of cfg.Kinds without contacting the API server.
@@ -144,13 +148,13 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	if err := inf.SetTransform(transform); err != nil {
 		return nil, err
 	}
+	ki := &kindInformer{kind: k, informer: inf}
 	logger := i.logger.With(zap.String("kind", k.Name))
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-		logWatchError(logger, err)
+		ki.watchError(logger, err)
 	}); err != nil {
 		return nil, err
 	}
-	ki := &kindInformer{kind: k, informer: inf}
 	if k.FullOnDemand {
 		if _, err := inf.AddEventHandler(i.evictionHandler(k)); err != nil {
 			return nil, err
@@ -159,15 +163,90 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	return ki, nil
 }
 
-// logWatchError replaces client-go's klog output for list/watch failures,
-// such as a kind the ClusterRole does not allow or a missing CRD.
-func logWatchError(logger *zap.Logger, err error) {
-	switch {
-	case errors.Is(err, io.EOF), apierrors.IsResourceExpired(err), apierrors.IsGone(err):
+// watchError replaces client-go's klog output for list/watch failures. A
+// missing permission or CRD would otherwise leave the webhook waiting for its
+// caches without a word (as upstream does): it is logged once, in words that
+// say what to fix, and kept for Ready until the kind syncs. The reflector
+// keeps retrying, so granting the permission or installing the CRD is enough.
+func (ki *kindInformer) watchError(logger *zap.Logger, err error) {
+	if errors.Is(err, io.EOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 		logger.Debug("Watch closed", zap.Error(err))
-	default:
-		logger.Warn("List or watch failed", zap.Error(err))
+		return
 	}
+	msg := ki.kind.describeError(err)
+	ki.mu.Lock()
+	repeated := msg == ki.lastError
+	ki.lastError = msg
+	ki.mu.Unlock()
+	if repeated {
+		logger.Debug(msg)
+		return
+	}
+	// Warn, not Error: zap's production config adds a stack trace to errors,
+	// and this line must stay one readable line.
+	logger.Warn(msg)
+}
+
+// describeError says why listing or watching k failed and what fixes it.
+func (k Kind) describeError(err error) string {
+	what := k.GVR.GroupVersion().String() + " " + k.GVR.Resource
+	switch {
+	case apierrors.IsForbidden(err):
+		verbs := "list, watch"
+		if k.FullOnDemand {
+			verbs = "get, list, watch" // full objects are fetched one by one
+		}
+		reason := err.Error()
+		var status apierrors.APIStatus
+		if errors.As(err, &status) {
+			reason = status.Status().Message // without client-go's "failed to list" prefix
+		}
+		if m := forbiddenUser.FindStringSubmatch(reason); m != nil {
+			return fmt.Sprintf("cannot list/watch %s: forbidden for %s; grant %s", what, m[1], verbs)
+		}
+		return fmt.Sprintf("cannot list/watch %s: forbidden (%s); grant %s", what, reason, verbs)
+	case apierrors.IsNotFound(err) && k.GVR.Group != "":
+		return fmt.Sprintf("cannot list/watch %s: the CRD %s is not installed", what, k.GVR.GroupResource())
+	default:
+		return fmt.Sprintf("cannot list/watch %s: %v", what, err)
+	}
+}
+
+// forbiddenUser finds the user in the API server's Forbidden message
+// (User "system:serviceaccount:ns:name" cannot list resource ...).
+var forbiddenUser = regexp.MustCompile(`User "([^"]*)" cannot`)
+
+// reportSynced waits until ki has synced and then clears its error, logging
+// the recovery if there was one.
+func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger) {
+	select {
+	case <-ki.informer.HasSyncedChecker().Done():
+	case <-ctx.Done():
+		return
+	}
+	ki.mu.Lock()
+	had := ki.lastError != ""
+	ki.lastError = ""
+	ki.mu.Unlock()
+	if had {
+		logger.Info("Cache synced after earlier list/watch failures", zap.String("kind", ki.kind.Name))
+	}
+}
+
+// pending is ki's entry in Ready's list: its name, and why when known.
+func (ki *kindInformer) pending() string {
+	ki.mu.Lock()
+	defer ki.mu.Unlock()
+	if ki.lastError == "" {
+		return ki.kind.Name
+	}
+	return ki.kind.Name + " (" + ki.lastError + ")"
+}
+
+// run runs ki until ctx is done.
+func (i *Informers) run(ctx context.Context, ki *kindInformer) {
+	i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
+	i.wg.Go(func() { ki.reportSynced(ctx, i.logger) })
 }
 
 // evictionHandler drops cached full objects of kind k as soon as the metadata
@@ -200,7 +279,7 @@ func (i *Informers) Start(ctx context.Context) {
 			i.ovn.start(ctx)
 		}
 		for _, ki := range i.kinds {
-			i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
+			i.run(ctx, ki)
 		}
 	})
 }
@@ -262,21 +341,22 @@ func (i *Informers) notReady(cause error) error {
 func (i *Informers) Synced() bool { return i.Ready() == nil }
 
 // Ready returns nil once every informer has synced, or an error naming the
-// kinds that have not (for /readyz). The kube-ovn kinds count while they run.
+// kinds that have not (for /readyz), each with why its last list or watch
+// failed, if it did. The kube-ovn kinds count while they run.
 func (i *Informers) Ready() error {
 	var pending []string
 	for _, ki := range i.kinds {
 		if !ki.informer.HasSynced() {
-			pending = append(pending, ki.kind.Name)
+			pending = append(pending, ki.pending())
 		}
 	}
 	if i.ovn != nil {
 		if !i.ovn.crd.informer.HasSynced() || !i.ovn.registration.HasSynced() {
-			pending = append(pending, KindCRD)
+			pending = append(pending, i.ovn.crd.pending())
 		}
 		for _, ki := range i.ovn.snapshot() {
 			if !ki.informer.HasSynced() {
-				pending = append(pending, ki.kind.Name)
+				pending = append(pending, ki.pending())
 			}
 		}
 	}

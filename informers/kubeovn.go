@@ -61,7 +61,7 @@ func (o *kubeOVN) start(ctx context.Context) {
 	o.mu.Lock()
 	o.ctx = ctx
 	o.mu.Unlock()
-	o.i.wg.Go(func() { o.crd.informer.RunWithContext(ctx) })
+	o.i.run(ctx, o.crd)
 }
 
 // update starts or stops the kube-ovn kinds after a change of the CRD, and
@@ -110,7 +110,7 @@ func (o *kubeOVN) startKinds() {
 		o.running = append(o.running, ki)
 		// The CRD informer's goroutine is running (this is its handler),
 		// so the wait group is not at zero and Wait has not returned.
-		o.i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
+		o.i.run(ctx, ki)
 	}
 	// KubeOVNEnabled turns true only once these caches are complete; tell
 	// the listeners again then, so they can act on it.

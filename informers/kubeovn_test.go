@@ -223,7 +223,8 @@ func TestReadyWithKubeOVN(t *testing.T) {
 	waitCtx, waitCancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer waitCancel()
 	err = store.WaitForSync(waitCtx)
-	if want := "informers not synced: Subnet"; err == nil || !errors.Is(err, context.DeadlineExceeded) || store.Ready().Error() != want {
+	if want := "informers not synced: Subnet (cannot list/watch kubeovn.io/v1 subnets: forbidden " +
+		"(subnets.kubeovn.io is forbidden: no RBAC); grant get, list, watch)"; err == nil || !errors.Is(err, context.DeadlineExceeded) || store.Ready().Error() != want {
 		t.Errorf("WaitForSync = %v; Ready() = %v, want %q", err, store.Ready(), want)
 	}
 	// Decisions on Subnets wait for their cache: kube-ovn does not count as

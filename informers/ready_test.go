@@ -3,6 +3,7 @@ package informers_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func TestReadyNamesUnsyncedKinds(t *testing.T) {
 	md := metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme())
 	// The role lacks vlanstatuses: its list never succeeds.
 	md.PrependReactor("list", "vlanstatuses", func(clienttesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewForbidden(informers.VlanStatusesGVR.GroupResource(), "", errors.New("no RBAC"))
+		return true, nil, apierrors.NewForbidden(informers.VlanStatusesGVR.GroupResource(), "", errors.New(`User "system:serviceaccount:harvester-system:harvester-network-webhook" cannot list resource "vlanstatuses"`))
 	})
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{informers.VMIsGVR: "VirtualMachineInstanceList"})
@@ -40,7 +41,45 @@ func TestReadyNamesUnsyncedKinds(t *testing.T) {
 	waitCtx, waitCancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer waitCancel()
 	err = store.WaitForSync(waitCtx)
-	if want := "informers not synced: VlanStatus"; err == nil || !errors.Is(err, context.DeadlineExceeded) || store.Ready().Error() != want {
+	if want := "informers not synced: VlanStatus (cannot list/watch network.harvesterhci.io/v1beta1 vlanstatuses: " +
+		"forbidden for system:serviceaccount:harvester-system:harvester-network-webhook; grant get, list, watch)"; err == nil || !errors.Is(err, context.DeadlineExceeded) || store.Ready().Error() != want {
 		t.Errorf("WaitForSync = %v; Ready() = %v, want %q", err, store.Ready(), want)
+	}
+}
+
+// A kind whose CRD is not installed names the CRD in Ready, and recovers
+// once its list succeeds.
+func TestReadyNamesMissingCRD(t *testing.T) {
+	md := metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme())
+	var installed atomic.Bool
+	md.PrependReactor("list", "vlanconfigs", func(clienttesting.Action) (bool, runtime.Object, error) {
+		if installed.Load() {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewNotFound(schema.GroupResource{}, "")
+	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{informers.VMIsGVR: "VirtualMachineInstanceList"})
+	store, err := informers.New(informers.Config{Metadata: md, Dynamic: dyn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); store.Wait() }()
+	store.Start(ctx)
+	waitCtx, waitCancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer waitCancel()
+	_ = store.WaitForSync(waitCtx)
+	want := "informers not synced: VlanConfig (cannot list/watch network.harvesterhci.io/v1beta1 vlanconfigs: " +
+		"the CRD vlanconfigs.network.harvesterhci.io is not installed)"
+	if err := store.Ready(); err == nil || err.Error() != want {
+		t.Fatalf("Ready() = %v, want %q", err, want)
+	}
+	// The reflector retries after a backoff of about a second.
+	installed.Store(true)
+	waitCtx, waitCancel = context.WithTimeout(ctx, 10*time.Second)
+	defer waitCancel()
+	if err := store.WaitForSync(waitCtx); err != nil {
+		t.Fatalf("after the CRD appeared: %v", err)
 	}
 }

@@ -81,6 +81,9 @@ type Options struct {
 	// StartTimeout bounds Start from launch to CRDs established, and
 	// StartOrUse's CRD installation on an existing cluster. Default: 1m.
 	StartTimeout time.Duration
+	// ExtraAPIServerArgs are appended to kube-apiserver's flags, e.g. an
+	// audit policy and log. Ignored for an existing cluster.
+	ExtraAPIServerArgs []string
 }
 
 // ControlPlane is a running etcd and kube-apiserver, or an existing cluster
@@ -381,6 +384,7 @@ func (cp *ControlPlane) startAPIServer(bin string, etcdPort, securePort int, opt
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	}
+	args = append(args, opts.ExtraAPIServerArgs...)
 	p, err := startProcess("kube-apiserver", bin, args, filepath.Join(cp.WorkDir, "kube-apiserver.log"), opts.Stdout, opts.Stderr)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,160 @@
+// Package dropin runs the webhook as the upstream chart does: under the
+// upstream ClusterRole of its release (e2e/testdata) and with only NAMESPACE
+// (and HARVESTER_VERSION for the profile) in its environment. Each test has
+// its own control plane, whose audit log counts the webhook's API calls.
+//
+// Unlike the chart, the ports and the registration URL are flags: the tests
+// run in parallel on one machine, and no Service routes to the process.
+package dropin
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
+	"github.com/lowmem/harvester-network-webhook/e2e/harness"
+)
+
+const (
+	namespace = harness.WebhookNamespace
+	// webhookUser is the chart's ServiceAccount, the subject of the
+	// ClusterRoleBindings of e2e/testdata.
+	webhookUser = "system:serviceaccount:harvester-system:harvester-network-webhook"
+)
+
+var (
+	repoRoot string // absolute
+	binary   string // the webhook, built once
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if repoRoot, err = filepath.Abs(filepath.Join("..", "..")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "e2e-dropin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	if binary = os.Getenv("WEBHOOK_BIN"); binary == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		binary, err = harness.BuildWebhook(ctx, repoRoot, tmp)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e setup:", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// cluster is a local control plane of one test, with its audit log.
+type cluster struct {
+	cp       *controlplane.ControlPlane
+	client   *harness.Client
+	auditLog string
+}
+
+// newCluster starts a local control plane (an existing cluster has no audit
+// log to read, so E2E_KUBECONFIG is not used) with the CRDs, the webhook's
+// namespace and the ClusterRole of e2e/testdata/roleFile, possibly edited.
+func newCluster(t *testing.T, roleFile string, edit func([]any) []any) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	c := &cluster{auditLog: filepath.Join(dir, "audit.log")}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cp, err := controlplane.Start(ctx, controlplane.Options{
+		BinDir: filepath.Join(repoRoot, "bin"),
+		CRDDir: filepath.Join(repoRoot, "manifests", "crds"),
+		Users: []controlplane.User{{Name: webhookUser,
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}},
+		ExtraAPIServerArgs: []string{
+			"--audit-policy-file=" + filepath.Join(repoRoot, "e2e", "testdata", "audit-policy.yaml"),
+			"--audit-log-path=" + c.auditLog,
+			"--audit-log-format=json",
+			// Events are written before the request returns.
+			"--audit-log-mode=blocking",
+		},
+		Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cp.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	c.cp = cp
+	if c.client, err = harness.NewClient(cp.Config); err != nil {
+		t.Fatal(err)
+	}
+	c.apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+namespace+`"}}`)
+	c.applyRole(t, roleFile, edit)
+	return c
+}
+
+func (c *cluster) apply(t *testing.T, manifest string) {
+	t.Helper()
+	if _, err := c.client.Apply(t.Context(), []byte(manifest)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// applyRole creates or replaces the ClusterRole and ClusterRoleBinding of
+// e2e/testdata/file; edit, if not nil, changes the role's rules first.
+func (c *cluster) applyRole(t *testing.T, file string, edit func([]any) []any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "e2e", "testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := harness.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objs {
+		if rules, ok := obj.Object["rules"].([]any); ok && edit != nil {
+			obj.Object["rules"] = edit(rules)
+		}
+		current, err := c.client.Get(t.Context(), obj)
+		if err != nil {
+			if _, err := c.client.Create(t.Context(), obj); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		obj.SetResourceVersion(current.GetResourceVersion())
+		if _, err := c.client.Update(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// webhookEnv is the environment the chart gives the container, plus the
+// profile.
+func webhookEnv(version string) []string {
+	return []string{"NAMESPACE=" + namespace, "HARVESTER_VERSION=" + version}
+}
+
+// kubeconfig returns a kubeconfig that acts as the chart's ServiceAccount.
+func (c *cluster) kubeconfig(t *testing.T) string {
+	t.Helper()
+	path, _, err := c.cp.KubeconfigFor(webhookUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
