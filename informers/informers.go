@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,7 @@ type Informers struct {
 	byName   map[string]*kindInformer // by Kind.Name, kube-ovn kinds excluded
 	lru      *lru
 	ovn      *kubeOVN // nil unless Config.WatchKubeOVN
+	watches  *refusedWatches
 
 	startOnce sync.Once
 	wg        sync.WaitGroup // informer goroutines
@@ -81,10 +83,12 @@ func New(cfg Config) (*Informers, error) {
 	if cfg.Kinds == nil {
 		cfg.Kinds = V14Kinds()
 	}
+	watches := &refusedWatches{}
 	i := &Informers{
 		logger:   cfg.Logger,
-		metadata: cfg.Metadata,
-		dynamic:  cfg.Dynamic,
+		metadata: observedMetadata{cfg.Metadata, watches},
+		dynamic:  observedDynamic{cfg.Dynamic, watches},
+		watches:  watches,
 		byName:   make(map[string]*kindInformer, len(cfg.Kinds)),
 		lru:      newLRU(cfg.LRUBytes),
 	}
@@ -216,13 +220,20 @@ func (k Kind) describeError(err error) string {
 // (User "system:serviceaccount:ns:name" cannot list resource ...).
 var forbiddenUser = regexp.MustCompile(`User "([^"]*)" cannot`)
 
-// reportSynced waits until ki has synced and then clears its error, logging
-// the recovery if there was one.
-func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger) {
+// reportSynced waits until ki has synced and may watch, then clears its
+// error, logging the recovery if there was one.
+func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, refused func() bool) {
 	select {
 	case <-ki.informer.HasSyncedChecker().Done():
 	case <-ctx.Done():
 		return
+	}
+	for refused() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	ki.mu.Lock()
 	had := ki.lastError != ""
@@ -246,7 +257,9 @@ func (ki *kindInformer) pending() string {
 // run runs ki until ctx is done.
 func (i *Informers) run(ctx context.Context, ki *kindInformer) {
 	i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
-	i.wg.Go(func() { ki.reportSynced(ctx, i.logger) })
+	i.wg.Go(func() {
+		ki.reportSynced(ctx, i.logger, func() bool { return i.watches.isRefused(ki.kind.GVR) })
+	})
 }
 
 // evictionHandler drops cached full objects of kind k as soon as the metadata
@@ -288,7 +301,7 @@ func (i *Informers) Start(ctx context.Context) {
 // they do once Start's context is done.
 func (i *Informers) Wait() { i.wg.Wait() }
 
-// WaitForSync blocks until every informer has synced, or ctx is done; the
+// WaitForSync blocks until every informer has synced and may watch, or ctx is done; the
 // error then names the kinds that have not. With WatchKubeOVN, that includes
 // the kube-ovn presence and, when kube-ovn is installed, its kinds.
 func (i *Informers) WaitForSync(ctx context.Context) error {
@@ -311,6 +324,15 @@ func (i *Informers) WaitForSync(ctx context.Context) error {
 		}
 		if err := waitDone(ctx, checkers); err != nil {
 			return i.notReady(err)
+		}
+	}
+	// A kind whose WATCH is refused may have synced from a LIST: wait until
+	// it may watch too (see refusedWatches).
+	for i.Ready() != nil {
+		select {
+		case <-ctx.Done():
+			return i.notReady(context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	return nil
@@ -340,22 +362,23 @@ func (i *Informers) notReady(cause error) error {
 // Synced reports whether every informer has completed its initial list.
 func (i *Informers) Synced() bool { return i.Ready() == nil }
 
-// Ready returns nil once every informer has synced, or an error naming the
-// kinds that have not (for /readyz), each with why its last list or watch
-// failed, if it did. The kube-ovn kinds count while they run.
+// Ready returns nil once every informer has synced and may watch, or an
+// error naming the kinds that have not (for /readyz), each with why its last
+// list or watch failed, if it did. The kube-ovn kinds count while they run.
 func (i *Informers) Ready() error {
 	var pending []string
 	for _, ki := range i.kinds {
-		if !ki.informer.HasSynced() {
+		if !ki.informer.HasSynced() || i.watches.isRefused(ki.kind.GVR) {
 			pending = append(pending, ki.pending())
 		}
 	}
 	if i.ovn != nil {
-		if !i.ovn.crd.informer.HasSynced() || !i.ovn.registration.HasSynced() {
-			pending = append(pending, i.ovn.crd.pending())
+		crd := i.ovn.crd
+		if !crd.informer.HasSynced() || !i.ovn.registration.HasSynced() || i.watches.isRefused(crd.kind.GVR) {
+			pending = append(pending, crd.pending())
 		}
 		for _, ki := range i.ovn.snapshot() {
-			if !ki.informer.HasSynced() {
+			if !ki.informer.HasSynced() || i.watches.isRefused(ki.kind.GVR) {
 				pending = append(pending, ki.pending())
 			}
 		}

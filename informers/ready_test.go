@@ -3,6 +3,7 @@ package informers_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -81,5 +83,42 @@ func TestReadyNamesMissingCRD(t *testing.T) {
 	defer waitCancel()
 	if err := store.WaitForSync(waitCtx); err != nil {
 		t.Fatalf("after the CRD appeared: %v", err)
+	}
+}
+
+// Without the watch verb, client-go still fills the cache from a LIST and
+// calls it synced; the kind must not count as ready until it may watch.
+func TestReadyRequiresAWatch(t *testing.T) {
+	md := metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme())
+	var granted atomic.Bool
+	md.PrependWatchReactor("vlanconfigs", func(clienttesting.Action) (bool, watch.Interface, error) {
+		if granted.Load() {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(informers.VlanConfigsGVR.GroupResource(), "", errors.New(`User "system:serviceaccount:harvester-system:harvester-network-webhook" cannot watch resource "vlanconfigs"`))
+	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{informers.VMIsGVR: "VirtualMachineInstanceList"})
+	store, err := informers.New(informers.Config{Metadata: md, Dynamic: dyn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); store.Wait() }()
+	store.Start(ctx)
+
+	waitCtx, waitCancel := context.WithTimeout(ctx, time.Second)
+	defer waitCancel()
+	if err := store.WaitForSync(waitCtx); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitForSync = %v, want a time-out while vlanconfigs may not be watched", err)
+	}
+	if err := store.Ready(); err == nil || !strings.Contains(err.Error(), "VlanConfig") {
+		t.Fatalf("Ready() = %v, want VlanConfig named", err)
+	}
+
+	granted.Store(true)
+	// The reflector retries the watch after its back-off (up to a few s).
+	if err := store.WaitForSync(ctx); err != nil {
+		t.Fatalf("after the watch is granted: WaitForSync = %v", err)
 	}
 }

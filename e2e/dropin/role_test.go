@@ -167,9 +167,9 @@ func TestUpstreamRoleSuffices(t *testing.T) {
 }
 
 // TestMissingPermissionIsReported runs each profile under a role that lacks
-// some of its kinds: v1.4 without list and watch on vlanconfigs (the
-// webhook's informers use only watch, a streaming list, and fall back to
-// list: both must go), and the default v1.9 profile under release-v1.4's role,
+// some of its kinds: v1.4 without the watch verb on vlanconfigs (client-go
+// then fills the cache from a LIST, but the webhook must not count it ready
+// without a watch), and the default v1.9 profile under release-v1.4's role,
 // which lacks virtualmachines, hostnetworkconfigs and kube-ovn. The webhook
 // says so once per kind in its log and in /readyz, registers nothing, and
 // recovers by itself once the upstream role of its release is applied.
@@ -182,7 +182,7 @@ func TestMissingPermissionIsReported(t *testing.T) {
 		edit                     func([]any) []any
 		want                     map[string]string // kind: reason
 	}{{
-		version: "v1.4", role: "clusterrole-v1.4.yaml", fixedRole: "clusterrole-v1.4.yaml", edit: vlanConfigsGetOnly,
+		version: "v1.4", role: "clusterrole-v1.4.yaml", fixedRole: "clusterrole-v1.4.yaml", edit: vlanConfigsWithoutWatch,
 		want: map[string]string{"VlanConfig": forbiddenFor("network.harvesterhci.io/v1beta1 vlanconfigs", "get, list, watch")},
 	}, {
 		version: "v1.9", role: "clusterrole-v1.4.yaml", fixedRole: "clusterrole-master.yaml",
@@ -245,9 +245,9 @@ func TestMissingPermissionIsReported(t *testing.T) {
 	}
 }
 
-// vlanConfigsGetOnly moves vlanconfigs out of its rule into one with get
-// only.
-func vlanConfigsGetOnly(rules []any) []any {
+// vlanConfigsWithoutWatch moves vlanconfigs out of its rule into one with
+// get and list only.
+func vlanConfigsWithoutWatch(rules []any) []any {
 	for _, r := range rules {
 		rule, _ := r.(map[string]any)
 		if resources, ok := rule["resources"].([]any); ok && slices.Contains(resources, any("vlanconfigs")) {
@@ -255,7 +255,7 @@ func vlanConfigsGetOnly(rules []any) []any {
 		}
 	}
 	return append(rules, map[string]any{
-		"apiGroups": []any{"network.harvesterhci.io"}, "resources": []any{"vlanconfigs"}, "verbs": []any{"get"},
+		"apiGroups": []any{"network.harvesterhci.io"}, "resources": []any{"vlanconfigs"}, "verbs": []any{"get", "list"},
 	})
 }
 
