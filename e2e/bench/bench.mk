@@ -1,11 +1,14 @@
 # Included from the root Makefile: `make bench SCENARIO=L1 OUT=bench-L1.json`.
 # WEBHOOK_BIN measures another binary; BENCH_FLAGS passes more flags
 # (e.g. -idle 10s -duration 5s for a quick run, -workdir DIR to keep the load).
+# MEMORY_LIMIT=256Mi runs the webhook in a memory cgroup of that limit, with
+# GOMEMLIMIT at 90% of it, restarting it after an OOM kill as the kubelet would.
 SCENARIO ?= L1
 WEBHOOK_BIN ?= bin/harvester-network-webhook
 OUT ?=
 BENCH_FLAGS ?=
+MEMORY_LIMIT ?=
 
 .PHONY: bench
 bench: tools build ## Load a scenario (SCENARIO=L1|L10) and measure WEBHOOK_BIN: memory, readiness, admission latency (OUT=file for JSON)
-	$(GO) run ./e2e/bench -scenario $(SCENARIO) -webhook-bin $(WEBHOOK_BIN) $(if $(OUT),-out $(OUT)) $(BENCH_FLAGS)
+	$(GO) run ./e2e/bench -scenario $(SCENARIO) -webhook-bin $(WEBHOOK_BIN) $(if $(OUT),-out $(OUT)) $(if $(MEMORY_LIMIT),-memory-limit $(MEMORY_LIMIT)) $(BENCH_FLAGS)

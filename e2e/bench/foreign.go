@@ -38,15 +38,28 @@ type foreignWebhook struct {
 	exited chan struct{}
 }
 
-func startForeign(binary, kubeconfig string, args []string, log *os.File) (*foreignWebhook, error) {
-	ports, err := controlplane.FreePorts(1)
-	if err != nil {
-		return nil, err
+// foreignOptions are startForeign's optional settings.
+type foreignOptions struct {
+	port    int      // HTTPS port; 0: a free one
+	env     []string // appended to the environment
+	wrapper []string // run instead, with the binary and args appended
+}
+
+func startForeign(binary, kubeconfig string, args []string, log *os.File, o foreignOptions) (*foreignWebhook, error) {
+	if o.port == 0 {
+		ports, err := controlplane.FreePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		o.port = ports[0]
 	}
-	f := &foreignWebhook{url: "https://127.0.0.1:" + strconv.Itoa(ports[0]), exited: make(chan struct{})}
+	f := &foreignWebhook{url: "https://127.0.0.1:" + strconv.Itoa(o.port), exited: make(chan struct{})}
 	f.cmd = exec.Command(binary, args...)
-	f.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "NAMESPACE="+harness.WebhookNamespace,
-		"WEBHOOK_SERVER_HTTPS_PORT="+strconv.Itoa(ports[0]), "GODEBUG=gctrace=1")
+	if len(o.wrapper) > 0 {
+		f.cmd = exec.Command(o.wrapper[0], append(append(o.wrapper[1:len(o.wrapper):len(o.wrapper)], binary), args...)...)
+	}
+	f.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig, "NAMESPACE="+harness.WebhookNamespace,
+		"WEBHOOK_SERVER_HTTPS_PORT="+strconv.Itoa(o.port), "GODEBUG=gctrace=1"), o.env...)
 	f.cmd.Stdout, f.cmd.Stderr = f, f
 	if log != nil {
 		f.cmd.Stdout, f.cmd.Stderr = teeWriter{f, log}, teeWriter{f, log}

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
@@ -50,10 +52,28 @@ type Report struct {
 	AfterLoad    Memory    `json:"after_load"`
 	Latency      []Latency `json:"latency"`
 	Churn        *Churn    `json:"churn,omitempty"`
+
+	// With -memory-limit: the process runs in a memory cgroup of that
+	// limit with GOMEMLIMIT at gomemlimit_fraction of it, and is restarted
+	// after it dies; failed_requests is the sum of the phases' conn_errors.
+	// All 0 without a limit.
+	MemoryLimitBytes   int64   `json:"memory_limit_bytes"`
+	GOMEMLIMITBytes    int64   `json:"gomemlimit_bytes"`
+	GOMEMLIMITFraction float64 `json:"gomemlimit_fraction"`
+	OOMKills           int64   `json:"oom_kills"` // -1: the kernel does not count them
+	Restarts           int     `json:"restarts"`
+	CgroupPeakBytes    int64   `json:"cgroup_peak_bytes"`
+	FailedRequests     int     `json:"failed_requests"`
 }
+
+// gomemlimitFraction of the memory limit is the child's GOMEMLIMIT: the
+// rest is headroom for memory the Go runtime does not count (stacks
+// outside the heap, cgo, the binary's own pages).
+const gomemlimitFraction = 0.9
 
 type config struct {
 	scenario, binary, args, workdir, binDir, crdDir, out string
+	memoryLimit                                          int64
 	idle, duration, churn                                time.Duration
 	clients, apiClients, workers                         int
 	loadOnly, skipLoad, insecure, foreign                bool
@@ -87,7 +107,18 @@ func run() error {
 	flag.BoolVar(&cfg.skipLoad, "skip-load", false, "measure without loading")
 	flag.BoolVar(&cfg.foreign, "foreign", false, "the binary is configured the upstream way (environment only, no health port, registered by Service): measure memory and direct latency, skip the API server phases")
 	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
+	memoryLimit := flag.String("memory-limit", os.Getenv("MEMORY_LIMIT"), "run the webhook in a memory cgroup of this limit (Kubernetes quantity, e.g. 256Mi; env MEMORY_LIMIT) and restart it when it dies; empty: no limit")
 	flag.Parse()
+	if *memoryLimit != "" {
+		q, err := resource.ParseQuantity(*memoryLimit)
+		if err != nil {
+			return fmt.Errorf("-memory-limit: %w", err)
+		}
+		if q.Value() <= 0 {
+			return fmt.Errorf("-memory-limit %q: want a positive quantity such as 256Mi", *memoryLimit)
+		}
+		cfg.memoryLimit = q.Value()
+	}
 
 	s, ok := scenarios[cfg.scenario]
 	if !ok {
@@ -173,7 +204,7 @@ func unregister(ctx context.Context, c *harness.Client) error {
 	return nil
 }
 
-func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.ControlPlane, c *harness.Client) (*Report, error) {
+func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.ControlPlane, c *harness.Client) (_ *Report, err error) {
 	rep := &Report{Scenario: s, Binary: cfg.binary, Args: strings.Fields(cfg.args), IdleSeconds: cfg.idle.Seconds()}
 	logPath := filepath.Join(cp.WorkDir, "webhook.log")
 	log, err := os.Create(logPath)
@@ -181,30 +212,74 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		return nil, err
 	}
 	defer func() { _ = log.Close() }()
+	opts := harness.WebhookOptions{
+		Binary: cfg.binary, Kubeconfig: cp.Kubeconfig, Log: log,
+		Args: append([]string{"--namespace", harness.WebhookNamespace}, rep.Args...),
+		// gctrace cross-checks go_gc_heap_live_bytes.
+		Env: append(os.Environ(), "GODEBUG=gctrace=1"),
+	}
+	var fopts foreignOptions
+	var cg *cgroup
+	if cfg.memoryLimit > 0 {
+		if cg, err = newCgroup(cfg.memoryLimit); err != nil {
+			return nil, err
+		}
+		logf("memory cgroup %s, limit %d bytes", cg.dir, cfg.memoryLimit)
+		// Deferred before the process's Stop, so it runs after the exit.
+		defer func() { err = errors.Join(err, cg.remove()) }()
+		rep.MemoryLimitBytes, rep.GOMEMLIMITFraction = cfg.memoryLimit, gomemlimitFraction
+		rep.GOMEMLIMITBytes = int64(float64(cfg.memoryLimit) * gomemlimitFraction)
+		env := "GOMEMLIMIT=" + strconv.FormatInt(rep.GOMEMLIMITBytes, 10)
+		// A restart must keep the URL the clients and the webhook
+		// configurations use.
+		ports, err := controlplane.FreePorts(2)
+		if err != nil {
+			return nil, err
+		}
+		opts.Env = append(opts.Env, env)
+		opts.Wrapper, opts.HTTPSPort, opts.HealthPort = cg.wrapper(), ports[0], ports[1]
+		fopts = foreignOptions{port: ports[0], env: []string{env}, wrapper: cg.wrapper()}
+	}
+	start := func(ctx context.Context) (process, string, error) {
+		if cfg.foreign {
+			f, err := startForeign(cfg.binary, cp.Kubeconfig, rep.Args, log, fopts)
+			if err != nil {
+				return nil, "", err
+			}
+			return f, f.url, nil
+		}
+		w, err := harness.StartWebhook(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		return w, w.URL, nil
+	}
 	logf("starting %s (log: %s)", cfg.binary, logPath)
 	began := time.Now()
 	var wh process
 	url := ""
-	if cfg.foreign {
-		f, err := startForeign(cfg.binary, cp.Kubeconfig, rep.Args, log)
-		if err != nil {
-			return nil, err
-		}
-		wh, url = f, f.url
-	} else {
-		w, err := harness.StartWebhook(ctx, harness.WebhookOptions{
-			Binary: cfg.binary, Kubeconfig: cp.Kubeconfig, Log: log,
-			Args: append([]string{"--namespace", harness.WebhookNamespace}, rep.Args...),
-			// gctrace cross-checks go_gc_heap_live_bytes.
-			Env: append(os.Environ(), "GODEBUG=gctrace=1"),
+	var sup *supervisor
+	if cg != nil {
+		sup = supervise(ctx, func(ctx context.Context) (process, error) {
+			p, _, err := start(ctx)
+			return p, err
 		})
-		if err != nil {
-			return nil, err
-		}
-		wh, url = w, w.URL
+		wh, url = sup, "https://127.0.0.1:"+strconv.Itoa(opts.HTTPSPort)
+	} else if wh, url, err = start(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { _ = wh.Stop() }()
 	direct, err := newDirectClient(ctx, c, url, cfg.foreign, cfg.insecure)
+	// A supervised webhook starts in the background and may not have
+	// created its CA Secret yet.
+	for wait := time.Now().Add(5 * time.Minute); sup != nil && apierrors.IsNotFound(err) && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		direct, err = newDirectClient(ctx, c, url, cfg.foreign, cfg.insecure)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +340,12 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		ch := churn(ctx, c, s, wh, cfg.churn)
 		rep.Churn = &ch
 	}
+	if cg != nil {
+		rep.OOMKills, rep.CgroupPeakBytes, rep.Restarts = cg.oomKills(), cg.peak(), sup.Restarts()
+		for _, l := range rep.Latency {
+			rep.FailedRequests += l.ConnErrors
+		}
+	}
 	return rep, nil
 }
 
@@ -315,6 +396,11 @@ func printReport(r *Report) {
 	fmt.Fprintf(w, "heap_inuse_bytes\t%s\t%s\n", mib(r.Steady.HeapInuseBytes), mib(r.AfterLoad.HeapInuseBytes))
 	fmt.Fprintf(w, "rss_bytes\t%s\t%s\n", mib(r.Steady.RSSBytes), mib(r.AfterLoad.RSSBytes))
 	fmt.Fprintf(w, "peak_rss_bytes\t%s\t%s\n", mib(r.Steady.PeakRSSBytes), mib(r.AfterLoad.PeakRSSBytes))
+	if r.MemoryLimitBytes > 0 {
+		fmt.Fprintf(w, "memory limit / GOMEMLIMIT\t%s / %s (%.0f%%)\n", mib(r.MemoryLimitBytes), mib(r.GOMEMLIMITBytes), 100*r.GOMEMLIMITFraction)
+		fmt.Fprintf(w, "cgroup peak\t%s\n", mib(r.CgroupPeakBytes))
+		fmt.Fprintf(w, "oom kills / restarts / failed requests\t%d / %d / %d\n", r.OOMKills, r.Restarts, r.FailedRequests)
+	}
 	if ch := r.Churn; ch != nil {
 		fmt.Fprintf(w, "churn\t%.0f s: %d VMI updates, %d Secrets, %d errors\n", ch.Seconds, ch.VMIUpdates, ch.SecretsCreated, ch.Errors)
 		fmt.Fprintf(w, "churn peak_rss (sampled)\t%s\n", mib(ch.PeakRSSBytes))
@@ -323,9 +409,9 @@ func printReport(r *Report) {
 	_ = w.Flush()
 	fmt.Println()
 	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "path\toperation\tanswer\trequests\terrors\tp50 ms\tp99 ms\tp99.9 ms\treq/s\t")
+	fmt.Fprintln(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\t")
 	for _, l := range r.Latency {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t\n", l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t\n", l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.ConnErrors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput)
 	}
 	_ = w.Flush()
 }

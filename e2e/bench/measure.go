@@ -13,7 +13,9 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,14 +27,32 @@ import (
 // Latency is one operation's figures over a load phase.
 type Latency struct {
 	Op         string  `json:"op"`
-	Path       string  `json:"path"`     // direct or apiserver
-	Decision   string  `json:"decision"` // the answer every request got
-	Requests   int     `json:"requests"`
-	Errors     int     `json:"errors"`     // transport errors and unexpected answers
-	P50Ms      float64 `json:"p50_ms"`     //
-	P99Ms      float64 `json:"p99_ms"`     //
-	P999Ms     float64 `json:"p999_ms"`    //
-	Throughput float64 `json:"throughput"` // requests per second
+	Path       string  `json:"path"`        // direct or apiserver
+	Decision   string  `json:"decision"`    // the answer every request got
+	Requests   int     `json:"requests"`    // answered requests, the latency samples
+	Errors     int     `json:"errors"`      // unexpected answers and other transport errors
+	ConnErrors int     `json:"conn_errors"` // requests that found no webhook to answer (down, restarting)
+	P50Ms      float64 `json:"p50_ms"`      //
+	P99Ms      float64 `json:"p99_ms"`      //
+	P999Ms     float64 `json:"p999_ms"`     //
+	Throughput float64 `json:"throughput"`  // requests per second
+}
+
+// errUnreachable marks a request that reached no webhook: refused or reset
+// connections while the process is down, or the API server's "failed
+// calling webhook".
+var errUnreachable = errors.New("webhook unreachable")
+
+// unreachablePause is how long a load client waits after errUnreachable.
+const unreachablePause = 100 * time.Millisecond
+
+// isConnError tells a connection that could not be made or was lost from an
+// answer.
+func isConnError(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) ||
+		// HTTP/2 reports a dead server's connection without an errno.
+		strings.Contains(err.Error(), "client connection lost")
 }
 
 // call sends one request; it returns an error for an unexpected answer.
@@ -45,7 +65,7 @@ func hammer(ctx context.Context, name, path string, clients int, d time.Duration
 	defer cancel()
 	var mu sync.Mutex
 	var all []time.Duration
-	errs := 0
+	errs, conns := 0, 0
 	var firstErr error
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -53,13 +73,23 @@ func hammer(ctx context.Context, name, path string, clients int, d time.Duration
 		do := op(c)
 		wg.Go(func() {
 			var mine []time.Duration
-			bad := 0
+			bad, down := 0, 0
 			var err1 error
 			for ctx.Err() == nil {
 				t := time.Now()
 				err := do(ctx)
 				if ctx.Err() != nil {
 					break // cut off by the end of the phase: not a sample
+				}
+				if errors.Is(err, errUnreachable) {
+					// Not a latency sample; a pause so that a dead webhook
+					// counts failed attempts, not a client spinning.
+					down++
+					select {
+					case <-ctx.Done():
+					case <-time.After(unreachablePause):
+					}
+					continue
 				}
 				mine = append(mine, time.Since(t))
 				if err != nil {
@@ -72,6 +102,7 @@ func hammer(ctx context.Context, name, path string, clients int, d time.Duration
 			mu.Lock()
 			all = append(all, mine...)
 			errs += bad
+			conns += down
 			if firstErr == nil {
 				firstErr = err1
 			}
@@ -83,6 +114,9 @@ func hammer(ctx context.Context, name, path string, clients int, d time.Duration
 	if firstErr != nil {
 		logf("  %s %s: %d unexpected answers, first: %v", path, name, errs, firstErr)
 	}
+	if conns > 0 {
+		logf("  %s %s: %d requests found no webhook", path, name, conns)
+	}
 	slices.Sort(all)
 	pct := func(p float64) float64 {
 		if len(all) == 0 {
@@ -90,7 +124,7 @@ func hammer(ctx context.Context, name, path string, clients int, d time.Duration
 		}
 		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
 	}
-	return Latency{Op: name, Path: path, Requests: len(all), Errors: errs,
+	return Latency{Op: name, Path: path, Requests: len(all), Errors: errs, ConnErrors: conns,
 		P50Ms: pct(0.50), P99Ms: pct(0.99), P999Ms: pct(0.999), Throughput: float64(len(all)) / elapsed.Seconds()}
 }
 
@@ -145,11 +179,17 @@ func (d *directClient) review(ctx context.Context, path string, body []byte) (bo
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := d.http.Do(req)
 	if err != nil {
+		if ctx.Err() == nil && isConnError(err) {
+			err = fmt.Errorf("%w: %w", errUnreachable, err)
+		}
 		return false, "", err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
+		if ctx.Err() == nil && isConnError(err) {
+			err = fmt.Errorf("%w: %w", errUnreachable, err) // died while answering
+		}
 		return false, "", err
 	}
 	if resp.StatusCode != http.StatusOK {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -176,8 +177,11 @@ var errDenied = errors.New("denied")
 
 // asDecision maps an API answer to nil (allowed), errDenied, or the error.
 func asDecision(err error) error {
-	if err != nil && strings.Contains(err.Error(), "denied the request") {
+	switch {
+	case err != nil && strings.Contains(err.Error(), "denied the request"):
 		return errDenied
+	case err != nil && strings.Contains(err.Error(), "failed calling webhook"):
+		return fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	return err
 }
@@ -193,13 +197,22 @@ func (d *directClient) post(path string, body []byte) call {
 	}
 }
 
-// learn runs do once: its answer is the one later calls must give.
+// learn runs do until the webhook answers (it may be restarting after an
+// OOM kill): that answer is the one later calls must give.
 func learn(ctx context.Context, do call) (decision, error) {
-	err := do(ctx)
-	if err != nil && !errors.Is(err, errDenied) {
-		return decision{}, err
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	for {
+		err := do(ctx)
+		switch {
+		case errors.Is(err, errUnreachable) && ctx.Err() == nil:
+			time.Sleep(unreachablePause)
+			continue
+		case err != nil && !errors.Is(err, errDenied):
+			return decision{}, err
+		}
+		return decision{allowed: err == nil}, nil
 	}
-	return decision{allowed: err == nil}, nil
 }
 
 // checked wraps do so that an answer other than want is an error.

@@ -43,6 +43,12 @@ type WebhookOptions struct {
 	Env []string
 	// Log receives the process's output; it is also kept for Logs().
 	Log io.Writer
+	// Wrapper, when set, is run instead, with the binary and its flags
+	// appended (e.g. a shell that joins a cgroup and then execs them).
+	Wrapper []string
+	// HTTPSPort and HealthPort fix the ports (0: free ones), so that a
+	// restarted process keeps its URL.
+	HTTPSPort, HealthPort int
 }
 
 // Webhook is a running webhook process, registered by URL on loopback.
@@ -64,6 +70,12 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (*Webhook, error) {
 		return nil, err
 	}
 	w := &Webhook{HTTPSPort: ports[0], HealthPort: ports[1], logs: &syncBuffer{}, exited: make(chan struct{})}
+	if opts.HTTPSPort != 0 {
+		w.HTTPSPort = opts.HTTPSPort
+	}
+	if opts.HealthPort != 0 {
+		w.HealthPort = opts.HealthPort
+	}
 	w.URL = "https://127.0.0.1:" + strconv.Itoa(w.HTTPSPort)
 	args := append([]string{
 		"--kubeconfig", opts.Kubeconfig,
@@ -72,6 +84,9 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (*Webhook, error) {
 		"--health-port", strconv.Itoa(w.HealthPort),
 	}, opts.Args...)
 	w.cmd = exec.Command(opts.Binary, args...)
+	if len(opts.Wrapper) > 0 {
+		w.cmd = exec.Command(opts.Wrapper[0], append(append(opts.Wrapper[1:len(opts.Wrapper):len(opts.Wrapper)], opts.Binary), args...)...)
+	}
 	w.cmd.Env = opts.Env
 	var out io.Writer = w.logs
 	if opts.Log != nil {
