@@ -54,20 +54,12 @@ func validateClusterNetworkCreate(_ context.Context, r *Request, cn *v1beta1.Clu
 // the prefix.
 func validateClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
 	if !r.Profile.legacy() {
-		return validateClusterNetworkDeleteV16(ctx, r, cn)
+		return validateClusterNetworkDeleteV16(r, cn)
 	}
 	if cn.Name == mgmtNetwork {
 		return clusterNetworkError(r, opDelete, cn.Name, errors.New("it's not allowed"))
 	}
-	vcs, err := r.Store.VlanConfigs(ctx, cn.Name)
-	if err != nil {
-		return err
-	}
-	if len(vcs) > 0 {
-		names := make([]string, len(vcs))
-		for i, vc := range vcs {
-			names[i] = vc.Name
-		}
+	if names := r.Store.VlanConfigNames(cn.Name); len(names) > 0 {
 		err := fmt.Errorf("vlanconfig(s) %v under this clusternetwork is/are still exist(s)", names)
 		return clusterNetworkError(r, opDelete, cn.Name, err)
 	}
@@ -155,19 +147,11 @@ func checkMgmtMTUChange(r *Request, old, cn *v1beta1.ClusterNetwork) error {
 	return nil
 }
 
-func validateClusterNetworkDeleteV16(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
+func validateClusterNetworkDeleteV16(r *Request, cn *v1beta1.ClusterNetwork) error {
 	if cn.Name == mgmtNetwork {
 		return clusterNetworkError(r, opDelete, cn.Name, errors.New("it is not allowed"))
 	}
-	vcs, err := r.Store.VlanConfigs(ctx, cn.Name)
-	if err != nil {
-		return clusterNetworkError(r, opDelete, cn.Name, fmt.Errorf("failed to list vlanconfig error %w", err))
-	}
-	if len(vcs) > 0 {
-		names := make([]string, len(vcs))
-		for i, vc := range vcs {
-			names[i] = vc.Name
-		}
+	if names := r.Store.VlanConfigNames(cn.Name); len(names) > 0 {
 		return clusterNetworkError(r, opDelete, cn.Name, fmt.Errorf("vlanconfig(s) %v under this clusternetwork are still existing", names))
 	}
 	nads := r.Store.NADs("", labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: cn.Name}))

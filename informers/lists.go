@@ -60,7 +60,18 @@ func nadMeta(m metav1.Object) NADMeta {
 
 // VlanStatusNames implements Store.
 func (i *Informers) VlanStatusNames(labelKey, value string) []string {
-	objs := i.selectMeta(KindVlanStatus, "", labels.SelectorFromSet(labels.Set{labelKey: value}))
+	return i.names(KindVlanStatus, labelKey, value)
+}
+
+// VlanConfigNames implements Store, sorted by name.
+func (i *Informers) VlanConfigNames(clusterNetwork string) []string {
+	return i.names(KindVlanConfig, LabelClusterNetwork, clusterNetwork)
+}
+
+// names lists the names of the cached objects of a cluster-scoped kind whose
+// label labelKey equals value.
+func (i *Informers) names(kind, labelKey, value string) []string {
+	objs := i.selectMeta(kind, "", labels.SelectorFromSet(labels.Set{labelKey: value}))
 	out := make([]string, 0, len(objs))
 	for _, m := range objs {
 		out = append(out, m.GetName())

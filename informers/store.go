@@ -27,6 +27,11 @@ type Store interface {
 	// network.harvesterhci.io/clusternetwork=<clusterNetwork>, with their spec.
 	VlanConfigs(ctx context.Context, clusterNetwork string) ([]*VlanConfig, error)
 
+	// VlanConfigNames returns the names of the VlanConfigs labelled
+	// network.harvesterhci.io/clusternetwork=<clusterNetwork>, from metadata
+	// alone.
+	VlanConfigNames(clusterNetwork string) []string
+
 	// VlanStatus returns the named VlanStatus, or a NotFound error for
 	// vlanstatuses.network.harvesterhci.io.
 	VlanStatus(ctx context.Context, name string) (*VlanStatus, error)
