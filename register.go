@@ -11,7 +11,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
 )
@@ -22,7 +21,8 @@ const reconcileEvery = time.Minute
 
 // registrar keeps the two webhook configurations as the profile wants them.
 type registrar struct {
-	kube       kubernetes.Interface
+	vwc        configClient[*admissionregistrationv1.ValidatingWebhookConfiguration]
+	mwc        configClient[*admissionregistrationv1.MutatingWebhookConfiguration]
 	profile    admission.Profile
 	client     admission.ClientConfig
 	kubeOVN    func() bool     // whether the kube-ovn rules belong in the configurations
@@ -61,14 +61,12 @@ func (r *registrar) apply(ctx context.Context) error {
 	cc := r.client
 	cc.KubeOVN = r.kubeOVN()
 	vwc, mwc := admission.WebhookConfigurations(r.profile, cc)
-	vClient := r.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	if err := applyConfig(ctx, r.log, vClient, vwc, func(c *admissionregistrationv1.ValidatingWebhookConfiguration) any {
+	if err := applyConfig(ctx, r.log, r.vwc, vwc, func(c *admissionregistrationv1.ValidatingWebhookConfiguration) any {
 		return validatingFields(c.Webhooks)
 	}, func(dst, src *admissionregistrationv1.ValidatingWebhookConfiguration) { dst.Webhooks = src.Webhooks }); err != nil {
 		return err
 	}
-	mClient := r.kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	return applyConfig(ctx, r.log, mClient, mwc, func(c *admissionregistrationv1.MutatingWebhookConfiguration) any {
+	return applyConfig(ctx, r.log, r.mwc, mwc, func(c *admissionregistrationv1.MutatingWebhookConfiguration) any {
 		return mutatingFields(c.Webhooks)
 	}, func(dst, src *admissionregistrationv1.MutatingWebhookConfiguration) { dst.Webhooks = src.Webhooks })
 }

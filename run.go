@@ -14,9 +14,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -36,7 +33,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 		return err
 	}
 	restCfg.UserAgent = admission.Name
-	clients, err := newClients(restCfg)
+	clients, err := newClients(restCfg, cfg.Namespace)
 	if err != nil {
 		return err
 	}
@@ -70,7 +67,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 		g.Go(func() error { return serve(ctx, health, nil, log) })
 	}
 	g.Go(func() error {
-		return admit(ctx, cfg, profile, clients.kube, inf, state, metrics, kubeOVNChanged, log)
+		return admit(ctx, cfg, profile, clients, inf, state, metrics, kubeOVNChanged, log)
 	})
 	return g.Wait()
 }
@@ -78,7 +75,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 // admit waits for the certificate and the caches, listens, and only then
 // registers the webhook configurations, so the API server never calls a
 // webhook that cannot answer correctly yet.
-func admit(ctx context.Context, cfg *config, profile admission.Profile, kube kubernetes.Interface,
+func admit(ctx context.Context, cfg *config, profile admission.Profile, clients *clientSet,
 	inf *informers.Informers, state *readiness, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
 	certOpts := certs.Options{Namespace: cfg.Namespace, Logger: log.Named("certs")}
 	if cfg.WebhookURL != "" {
@@ -86,7 +83,7 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, kube kub
 		certOpts.ExtraSANs = []string{u.Hostname()}
 	}
 	bundle, err := retry(ctx, log, "load the serving certificate", func() (*certs.Bundle, error) {
-		return certs.Ensure(ctx, kube, certOpts)
+		return certs.Ensure(ctx, clients.secrets, certOpts)
 	})
 	if err != nil {
 		return err
@@ -109,7 +106,7 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, kube kub
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, certs.TLSConfig(bundle)), log) })
 	g.Go(func() error {
-		reg := &registrar{kube: kube, profile: profile, client: admission.ClientConfig{
+		reg := &registrar{vwc: clients.vwc, mwc: clients.mwc, profile: profile, client: admission.ClientConfig{
 			Namespace: cfg.Namespace, URL: cfg.WebhookURL, CABundle: bundle.CAPEM(),
 		}, kubeOVN: inf.KubeOVNEnabled, changed: kubeOVNChanged, log: log.Named("registration"), registered: &state.registered}
 		return reg.run(ctx)
@@ -161,28 +158,6 @@ func retry[T any](ctx context.Context, log *zap.Logger, what string, f func() (T
 		}
 		delay = min(2*delay, 30*time.Second)
 	}
-}
-
-type clientSet struct {
-	kube     kubernetes.Interface
-	metadata metadata.Interface
-	dynamic  dynamic.Interface
-}
-
-func newClients(cfg *rest.Config) (*clientSet, error) {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	meta, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("metadata client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client: %w", err)
-	}
-	return &clientSet{kube: kube, metadata: meta, dynamic: dyn}, nil
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

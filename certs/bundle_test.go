@@ -55,7 +55,7 @@ func TestGetCertificateWithoutCertificateFails(t *testing.T) {
 func TestHandshake(t *testing.T) {
 	opts := testOptions("127.0.0.1")
 	opts.Now = time.Now // the client checks validity against the real clock
-	b, err := Ensure(t.Context(), fake.NewClientset(), opts)
+	b, err := ensureWith(t, fake.NewClientset(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // maxAttempts bounds the read-decide-write loop per Secret. Each lost race
@@ -30,17 +28,25 @@ const (
 	annotationFingerprint = "listener.cattle.io/fingerprint"
 )
 
+// SecretClient is the part of a namespaced Secret client that Ensure uses;
+// client-go's typed SecretInterface satisfies it.
+type SecretClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error)
+	Create(ctx context.Context, secret *corev1.Secret, opts metav1.CreateOptions) (*corev1.Secret, error)
+	Update(ctx context.Context, secret *corev1.Secret, opts metav1.UpdateOptions) (*corev1.Secret, error)
+}
+
 // Ensure makes sure the CA Secret and the serving Secret in opts.Namespace
 // hold a usable CA and a leaf it signed covering opts.SANs(), creating or
 // replacing what does not, and returns them ready to serve. Replicas may run
 // it concurrently: writes are create-if-absent or updates at the
 // resourceVersion read, and a replica that loses a race uses the winner's.
-func Ensure(ctx context.Context, client kubernetes.Interface, opts Options) (*Bundle, error) {
+// secrets must be a client for opts.Namespace.
+func Ensure(ctx context.Context, secrets SecretClient, opts Options) (*Bundle, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	secrets := client.CoreV1().Secrets(opts.Namespace)
 	ca, err := ensureCA(ctx, secrets, opts)
 	if err != nil {
 		return nil, err
@@ -52,7 +58,7 @@ func Ensure(ctx context.Context, client kubernetes.Interface, opts Options) (*Bu
 	return newBundle(ca.certPEM, leaf), nil
 }
 
-func ensureCA(ctx context.Context, secrets corev1client.SecretInterface, opts Options) (*authority, error) {
+func ensureCA(ctx context.Context, secrets SecretClient, opts Options) (*authority, error) {
 	now := opts.Now()
 	load := func(s *corev1.Secret) (*authority, string) {
 		ca, err := parseAuthority(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
@@ -75,7 +81,7 @@ func ensureCA(ctx context.Context, secrets corev1client.SecretInterface, opts Op
 	return reconcileSecret(ctx, secrets, opts.CASecretName(), opts.Logger, load, generate)
 }
 
-func ensureLeaf(ctx context.Context, secrets corev1client.SecretInterface, ca *authority, opts Options) (*tls.Certificate, error) {
+func ensureLeaf(ctx context.Context, secrets SecretClient, ca *authority, opts Options) (*tls.Certificate, error) {
 	now, sans := opts.Now(), opts.SANs()
 	load := func(s *corev1.Secret) (*tls.Certificate, string) {
 		pair, err := parseLeaf(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
@@ -117,7 +123,7 @@ type secretContent[T any] struct {
 // Secret instead.
 func reconcileSecret[T any](
 	ctx context.Context,
-	secrets corev1client.SecretInterface,
+	secrets SecretClient,
 	name string,
 	log *zap.Logger,
 	load func(*corev1.Secret) (T, string),
@@ -161,7 +167,7 @@ func reconcileSecret[T any](
 // writeSecret creates the Secret when current is nil, else updates a copy of
 // current. The copy carries current's resourceVersion, so the update fails
 // with Conflict if anyone wrote in between.
-func writeSecret[T any](ctx context.Context, secrets corev1client.SecretInterface, name string, current *corev1.Secret, c secretContent[T]) error {
+func writeSecret[T any](ctx context.Context, secrets SecretClient, name string, current *corev1.Secret, c secretContent[T]) error {
 	if current == nil {
 		s := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: c.annotations},

@@ -23,7 +23,7 @@ var secretsResource = corev1.SchemeGroupVersion.WithResource("secrets")
 
 func TestEnsureCreatesBothSecretsWhenAbsent(t *testing.T) {
 	client := fake.NewClientset()
-	b, err := Ensure(t.Context(), client, testOptions("127.0.0.1", "localhost"))
+	b, err := ensureWith(t, client, testOptions("127.0.0.1", "localhost"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestEnsureReusesExistingCA(t *testing.T) {
 	caSecret := tlsSecret(caName, upstream.certPEM, upstream.keyPEM)
 	client := fake.NewClientset(caSecret.DeepCopy())
 
-	b, err := Ensure(t.Context(), client, testOptions())
+	b, err := ensureWith(t, client, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestEnsureReusesValidLeaf(t *testing.T) {
 	leaf, certPEM, keyPEM := ca.issue(t, validLeafSpec(testSvcName, "127.0.0.1"))
 	client := fake.NewClientset(tlsSecret(caName, ca.certPEM, ca.keyPEM), tlsSecret(tlsName, certPEM, keyPEM))
 
-	b, err := Ensure(t.Context(), client, testOptions("127.0.0.1"))
+	b, err := ensureWith(t, client, testOptions("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestEnsureReplacesUnusableLeaf(t *testing.T) {
 			}
 			client := fake.NewClientset(tlsSecret(caName, ca.certPEM, ca.keyPEM), stale)
 
-			b, err := Ensure(t.Context(), client, testOptions("127.0.0.1"))
+			b, err := ensureWith(t, client, testOptions("127.0.0.1"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestEnsureReplacesUnusableCA(t *testing.T) {
 	// A leaf where the CA should be, and a leaf signed by the old CA.
 	client := fake.NewClientset(tlsSecret(caName, leafPEM, leafKey), tlsSecret(tlsName, leafPEM, leafKey))
 
-	b, err := Ensure(t.Context(), client, testOptions())
+	b, err := ensureWith(t, client, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestEnsureUsesTheWinnerAfterLosingACreateRace(t *testing.T) {
 		return true, nil, apierrors.NewAlreadyExists(secretsResource.GroupResource(), tlsName)
 	})
 
-	b, err := Ensure(t.Context(), client, testOptions())
+	b, err := ensureWith(t, client, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestEnsureUsesTheWinnerAfterLosingAnUpdateRace(t *testing.T) {
 		return true, nil, apierrors.NewConflict(secretsResource.GroupResource(), tlsName, nil)
 	})
 
-	b, err := Ensure(t.Context(), client, testOptions())
+	b, err := ensureWith(t, client, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestEnsureGivesUpWhenContendedForever(t *testing.T) {
 	client.PrependReactor("create", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewAlreadyExists(secretsResource.GroupResource(), caName)
 	})
-	_, err := Ensure(t.Context(), client, testOptions())
+	_, err := ensureWith(t, client, testOptions())
 	if err == nil || !strings.Contains(err.Error(), "still contended") {
 		t.Fatalf("Ensure error = %v, want a contention error", err)
 	}
@@ -252,7 +252,7 @@ func TestEnsureWrapsAPIErrors(t *testing.T) {
 	client.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(secretsResource.GroupResource(), caName, nil)
 	})
-	_, err := Ensure(t.Context(), client, testOptions())
+	_, err := ensureWith(t, client, testOptions())
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "get secret "+caName) {
 		t.Fatalf("Ensure error = %v, want a wrapped Forbidden naming the Secret", err)
 	}
@@ -269,7 +269,7 @@ func TestEnsureRejectsBadOptions(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			client := fake.NewClientset()
-			_, err := Ensure(t.Context(), client, tc.opts)
+			_, err := ensureWith(t, client, tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Ensure error = %v, want one containing %q", err, tc.wantErr)
 			}

@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 const (
@@ -156,4 +157,10 @@ func parseCertPEM(t *testing.T, b []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// ensureWith runs Ensure against the fake clientset's Secrets in opts.Namespace.
+func ensureWith(t *testing.T, client *fake.Clientset, opts Options) (*Bundle, error) {
+	t.Helper()
+	return Ensure(t.Context(), client.CoreV1().Secrets(opts.Namespace), opts)
 }

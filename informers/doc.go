@@ -4,7 +4,7 @@
 // Memory invariants (design.md §3):
 //
 //   - Listed and looked-up kinds are watched as PartialObjectMetadata
-//     (metadatainformer), cluster-wide, without resync. A transform runs
+//     (metadata list and watch), cluster-wide, without resync. A transform runs
 //     before anything is stored: it drops managedFields, ownerReferences,
 //     finalizers, uid and every annotation not in AnnotationAllowList, and
 //     interns label keys and values. Labels stay.

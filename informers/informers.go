@@ -13,10 +13,11 @@ import (
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -142,11 +143,30 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	if k.projected() {
 		indexers[indexQualifiedNetwork] = qualifiedNetworkIndex
 		indexers[indexLocalNetwork] = localNetworkIndex
-		inf = dynamicinformer.NewFilteredDynamicInformer(i.dynamic, k.GVR, metav1.NamespaceAll, 0, indexers, nil).Informer()
+		r := i.dynamic.Resource(k.GVR).Namespace(metav1.NamespaceAll)
+		inf = newInformer(i.dynamic, &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return r.List(ctx, o)
+			},
+			WatchFuncWithContext: r.Watch,
+		}, &unstructured.Unstructured{}, indexers)
 		p := &projector{kind: k.Name, path: k.NetworksPath, node: k.NodePath, logger: i.logger}
 		transform = p.transform
 	} else {
-		inf = metadatainformer.NewFilteredMetadataInformer(i.metadata, k.GVR, metav1.NamespaceAll, 0, indexers, tweak).Informer()
+		r := i.metadata.Resource(k.GVR).Namespace(metav1.NamespaceAll)
+		if tweak == nil {
+			tweak = func(*metav1.ListOptions) {}
+		}
+		inf = newInformer(i.metadata, &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				tweak(&o)
+				return r.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				tweak(&o)
+				return r.Watch(ctx, o)
+			},
+		}, &metav1.PartialObjectMetadata{}, indexers)
 		transform = stripMetadata
 	}
 	if err := inf.SetTransform(transform); err != nil {
@@ -165,6 +185,14 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 		}
 	}
 	return ki, nil
+}
+
+// newInformer builds a cluster-wide informer without resync, as
+// metadatainformer and dynamicinformer do. Those packages are not used
+// because they import client-go's generated informer factory and clientset,
+// which register every built-in API group at start-up (about 9 MiB of RSS).
+func newInformer(client any, lw *cache.ListWatch, example runtime.Object, indexers cache.Indexers) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), example, 0, indexers)
 }
 
 // watchError replaces client-go's klog output for list/watch failures. A

@@ -333,6 +333,9 @@ func (cp *ControlPlane) startEtcd(bin string, clientPort, peerPort int, opts Opt
 		"--initial-cluster=controlplane=" + peerURL,
 		// Throwaway data: skipping fsync makes writes fast on any disk.
 		"--unsafe-no-fsync=true",
+		// The L10 benchmark's Secrets, CRDs and churn revisions approach the
+		// 2 GiB default; running out would turn writes read-only mid-run.
+		"--quota-backend-bytes=8589934592",
 		"--log-level=warn",
 	}
 	p, err := startProcess("etcd", bin, args, filepath.Join(cp.WorkDir, "etcd.log"), opts.Stdout, opts.Stderr)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/gentype"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+
+	"github.com/lowmem/harvester-network-webhook/admission"
+)
+
+// clientSet holds every client the process uses. The typed ones are built on
+// a scheme of only core/v1 and admissionregistration/v1: client-go's
+// generated clientset registers every built-in API group at start-up, which
+// costs about 9 MiB of RSS for three resources.
+type clientSet struct {
+	metadata metadata.Interface
+	dynamic  dynamic.Interface
+	secrets  *gentype.Client[*corev1.Secret]
+	vwc      *gentype.Client[*admissionregistrationv1.ValidatingWebhookConfiguration]
+	mwc      *gentype.Client[*admissionregistrationv1.MutatingWebhookConfiguration]
+}
+
+func newClients(cfg *rest.Config, namespace string) (*clientSet, error) {
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := admissionregistrationv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	codecs := serializer.NewCodecFactory(scheme)
+	params := runtime.NewParameterCodec(scheme)
+	core, err := typedRESTClient(cfg, "/api", corev1.SchemeGroupVersion, codecs)
+	if err != nil {
+		return nil, fmt.Errorf("core/v1 client: %w", err)
+	}
+	reg, err := typedRESTClient(cfg, "/apis", admissionregistrationv1.SchemeGroupVersion, codecs)
+	if err != nil {
+		return nil, fmt.Errorf("admissionregistration/v1 client: %w", err)
+	}
+	return &clientSet{
+		metadata: meta,
+		dynamic:  dyn,
+		secrets: gentype.NewClient("secrets", core, params, namespace,
+			func() *corev1.Secret { return &corev1.Secret{} }),
+		vwc: gentype.NewClient("validatingwebhookconfigurations", reg, params, "",
+			func() *admissionregistrationv1.ValidatingWebhookConfiguration {
+				return &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			}),
+		mwc: gentype.NewClient("mutatingwebhookconfigurations", reg, params, "",
+			func() *admissionregistrationv1.MutatingWebhookConfiguration {
+				return &admissionregistrationv1.MutatingWebhookConfiguration{}
+			}),
+	}, nil
+}
+
+func typedRESTClient(cfg *rest.Config, apiPath string, gv schema.GroupVersion, codecs serializer.CodecFactory) (*rest.RESTClient, error) {
+	c := rest.CopyConfig(cfg)
+	c.APIPath = apiPath
+	c.GroupVersion = &gv
+	c.NegotiatedSerializer = codecs.WithoutConversion()
+	if c.UserAgent == "" {
+		c.UserAgent = admission.Name
+	}
+	return rest.RESTClientFor(c)
+}
