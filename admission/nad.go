@@ -289,11 +289,12 @@ func checkNADNotInUse(r *Request, namespace, name string) error {
 // vmisUsingNAD lists "ns/name" of the VMIs using a NAD. A nil or empty node
 // set means every node, as in v0.5.x.
 func vmisUsingNAD(r *Request, namespace, name string, nodes map[string]bool) []string {
+	if len(nodes) == 0 {
+		nodes = nil
+	}
 	var out []string
-	for _, vmi := range r.Store.VMIsUsingNAD(namespace, name) {
-		if len(nodes) == 0 || nodes[vmi.Node] {
-			out = append(out, vmi.Namespace+"/"+vmi.Name)
-		}
+	for _, vmi := range r.Store.VMIsUsingNAD(namespace, name, nodes) {
+		out = append(out, vmi.Namespace+"/"+vmi.Name)
 	}
 	return out
 }

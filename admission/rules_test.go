@@ -39,7 +39,7 @@ var kindOf = map[string]struct{ group, version, resource string }{
 
 // reviewFor builds the AdmissionReview an API server sends for c, taking
 // kind, namespace and name from the object (or the old object).
-func reviewFor(t *testing.T, apiVersion string, op admissionv1.Operation, object, oldObject string) []byte {
+func reviewFor(t testing.TB, apiVersion string, op admissionv1.Operation, object, oldObject string) []byte {
 	t.Helper()
 	src := object
 	if src == "" {

@@ -186,7 +186,7 @@ func checkDHCPChange(r *Request, s *kubeovnv1.Subnet) error {
 		err := apierrors.NewNotFound(schema.GroupResource{Group: "k8s.cni.cncf.io", Resource: "network-attachment-definitions"}, name)
 		return fmt.Errorf("failed to get nad %s in namespace %s for subnet %s err=%v", name, namespace, s.Name, err) //nolint:errorlint // upstream text, printed with %v
 	}
-	vmis := r.Store.VMIsUsingNAD(namespace, name)
+	vmis := r.Store.VMIsUsingNAD(namespace, name, nil)
 	if len(vmis) == 0 {
 		return nil
 	}

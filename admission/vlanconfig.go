@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"reflect"
+	"slices"
 	"sort"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -507,15 +508,14 @@ func checkAffectedNodes(r *Request, vc *v1beta1.VlanConfig, affected map[string]
 // vmisUsingNADs lists, de-duplicated and sorted, "ns/name" of the VMIs using
 // any of nads; a nil node set means every node, else only VMIs on them.
 func vmisUsingNADs(r *Request, nads []informers.NADMeta, nodes map[string]bool) []string {
-	set := map[string]bool{}
+	var refs []string
 	for _, nad := range nads {
-		for _, vmi := range r.Store.VMIsUsingNAD(nad.Namespace, nad.Name) {
-			if nodes == nil || nodes[vmi.Node] {
-				set[vmi.Namespace+"/"+vmi.Name] = true
-			}
+		for _, vmi := range r.Store.VMIsUsingNAD(nad.Namespace, nad.Name, nodes) {
+			refs = append(refs, vmi.Namespace+"/"+vmi.Name)
 		}
 	}
-	return sortedKeys(set)
+	slices.Sort(refs)
+	return slices.Compact(refs)
 }
 
 func validateVlanConfigDeleteV16(r *Request, vc *v1beta1.VlanConfig) error {

@@ -154,7 +154,7 @@ func TestVMsUsingNAD(t *testing.T) {
 	if got := store.VMsUsingNAD("default", "vlan100"); len(got) != 4 {
 		t.Errorf("after update and delete, VMsUsingNAD(default, vlan100) = %v, want 4 entries", got)
 	}
-	if got := store.VMIsUsingNAD("default", "vlan100"); len(got) != 1 || got[0].Name != "vmi-only" {
+	if got := store.VMIsUsingNAD("default", "vlan100", nil); len(got) != 1 || got[0].Name != "vmi-only" {
 		t.Errorf("VMIsUsingNAD(default, vlan100) = %v, want only vmi-only", got)
 	}
 }

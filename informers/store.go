@@ -51,7 +51,8 @@ type Store interface {
 	// spec.networks[].multus.networkName is "<namespace>/<name>", followed by
 	// those in namespace whose networkName is the bare "<name>". A VMI that
 	// names the NAD in both forms is returned twice, as upstream's index does.
-	VMIsUsingNAD(namespace, name string) []VMIRef
+	// A non-nil nodes keeps only the VMIs running on one of them.
+	VMIsUsingNAD(namespace, name string, nodes map[string]bool) []VMIRef
 
 	// VMsUsingNAD is VMIsUsingNAD for VirtualMachines
 	// (spec.template.spec.networks), watched from the v1.6 profile on.

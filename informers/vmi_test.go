@@ -26,6 +26,7 @@ func TestVMIsUsingNAD(t *testing.T) {
 		name      string
 		namespace string
 		nad       string
+		nodes     map[string]bool
 		want      []informers.VMIRef
 	}{
 		{
@@ -43,11 +44,20 @@ func TestVMIsUsingNAD(t *testing.T) {
 			name: "bare name in another namespace only", namespace: "other", nad: "vlan100",
 			want: []informers.VMIRef{{Namespace: "other", Name: "db-01", Node: "node-1"}},
 		},
+		{
+			name: "only the VMIs on the given nodes, in the same order", namespace: "default", nad: "vlan100",
+			nodes: map[string]bool{"node-2": true, "node-3": true},
+			want: []informers.VMIRef{
+				{Namespace: "default", Name: "web-01", Node: "node-2"},
+				{Namespace: "other", Name: "db-02", Node: "node-3"},
+			},
+		},
+		{name: "an empty node set matches none", namespace: "default", nad: "vlan100", nodes: map[string]bool{}},
 		{name: "unused", namespace: "default", nad: "vlan300"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := store.VMIsUsingNAD(tt.namespace, tt.nad); !reflect.DeepEqual(got, tt.want) {
+			if got := store.VMIsUsingNAD(tt.namespace, tt.nad, tt.nodes); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("VMIsUsingNAD(%s, %s) =\n%v\nwant\n%v", tt.namespace, tt.nad, got, tt.want)
 			}
 		})
@@ -58,22 +68,22 @@ func TestVMIsUsingNADFollowsChanges(t *testing.T) {
 	c := informerstest.New(t, informers.Config{}, vmi("default", "web-01", "node-1", "default/vlan100"))
 
 	c.Update(vmi("default", "web-01", "node-2", "default/vlan200"))
-	if got := c.Store.VMIsUsingNAD("default", "vlan100"); len(got) != 0 {
+	if got := c.Store.VMIsUsingNAD("default", "vlan100", nil); len(got) != 0 {
 		t.Errorf("after update, users of vlan100 = %v, want none", got)
 	}
 	want := []informers.VMIRef{{Namespace: "default", Name: "web-01", Node: "node-2"}}
-	if got := c.Store.VMIsUsingNAD("default", "vlan200"); !reflect.DeepEqual(got, want) {
+	if got := c.Store.VMIsUsingNAD("default", "vlan200", nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("after update, users of vlan200 = %v, want %v", got, want)
 	}
 
 	c.Create(vmi("default", "web-02", "node-1", "vlan200"))
-	if got := c.Store.VMIsUsingNAD("default", "vlan200"); len(got) != 2 {
+	if got := c.Store.VMIsUsingNAD("default", "vlan200", nil); len(got) != 2 {
 		t.Errorf("after create, users of vlan200 = %v, want 2", got)
 	}
 
 	c.Delete(vmi("default", "web-01", "", ""))
 	c.Delete(vmi("default", "web-02", "", ""))
-	if got := c.Store.VMIsUsingNAD("default", "vlan200"); len(got) != 0 {
+	if got := c.Store.VMIsUsingNAD("default", "vlan200", nil); len(got) != 0 {
 		t.Errorf("after delete, users of vlan200 = %v, want none", got)
 	}
 }
@@ -96,7 +106,7 @@ func TestVMIMalformedNetworks(t *testing.T) {
 
 	store := informerstest.NewStore(t, notList, badItems, noSpec)
 	want := []informers.VMIRef{{Namespace: "default", Name: "bad-items", Node: "node-1"}}
-	if got := store.VMIsUsingNAD("default", "vlan100"); !reflect.DeepEqual(got, want) {
+	if got := store.VMIsUsingNAD("default", "vlan100", nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("VMIsUsingNAD = %v, want %v", got, want)
 	}
 	if n := store.Counts()[informers.KindVMI]; n != 3 {
@@ -121,14 +131,14 @@ func BenchmarkVMIsUsingNAD(b *testing.B) {
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
-			n = len(store.VMIsUsingNAD("ns-07", "net-3"))
+			n = len(store.VMIsUsingNAD("ns-07", "net-3", nil))
 		}
 		b.ReportMetric(float64(n), "users")
 	})
 	b.Run("unused", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			store.VMIsUsingNAD("ns-07", "net-none")
+			store.VMIsUsingNAD("ns-07", "net-none", nil)
 		}
 	})
 }
