@@ -29,6 +29,7 @@ type config struct {
 	Version        admission.Version
 	HealthPort     int
 	LRUBytes       int64
+	Profiling      bool
 }
 
 // defaultHealthPort sits next to upstream's 8443; the upstream pod uses no
@@ -71,6 +72,8 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		"plain-HTTP port of /healthz, /readyz and /metrics; 0 disables it (env HEALTH_PORT)")
 	lruBytes := fs.String("lru-bytes", env("LRU_BYTES", strconv.FormatInt(informers.DefaultLRUBytes, 10)),
 		"byte budget of the cache of full objects fetched on demand (env LRU_BYTES)")
+	profiling := fs.String("profiling", env("PROFILING", "false"),
+		"serve Go's pprof profiles under /debug/pprof/ on the health port: true or false (env PROFILING)")
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -96,6 +99,12 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 	}
 	if cfg.LRUBytes, err = strconv.ParseInt(*lruBytes, 10, 64); err != nil || cfg.LRUBytes <= 0 {
 		return nil, fmt.Errorf("--lru-bytes: %q is not a positive number of bytes", *lruBytes)
+	}
+	if cfg.Profiling, err = strconv.ParseBool(*profiling); err != nil {
+		return nil, fmt.Errorf("--profiling: %q is not true or false", *profiling)
+	}
+	if cfg.Profiling && cfg.HealthPort == 0 {
+		return nil, fmt.Errorf("--profiling needs the health port, but --health-port is 0")
 	}
 	if cfg.HealthPort != 0 && cfg.HealthPort == cfg.HTTPSPort {
 		return nil, fmt.Errorf("--health-port and --https-port are both %d", cfg.HTTPSPort)

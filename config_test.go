@@ -21,7 +21,7 @@ func TestConfigDefaultsAreUpstreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.HTTPSPort != 8443 || cfg.HealthPort != defaultHealthPort || cfg.Version != admission.V1_9 ||
-		cfg.ControllerUser != "system:serviceaccount:harvester-system:harvester-network-controller" || cfg.Threadiness != 5 {
+		cfg.ControllerUser != "system:serviceaccount:harvester-system:harvester-network-controller" || cfg.Threadiness != 5 || cfg.Profiling {
 		t.Errorf("defaults %+v", cfg)
 	}
 }
@@ -48,6 +48,8 @@ func TestBadConfigurationIsAClearError(t *testing.T) {
 		"--loglevel":                          "flag needs an argument",
 		"extra":                               "unexpected arguments",
 		"--threadiness many":                  "--threadiness",
+		"--profiling maybe":                   "is not true or false",
+		"--profiling true --health-port 0":    "needs the health port",
 		"--webhook-url https://127.0.0.1:8443 --no-such-x": "flag provided but not defined",
 	} {
 		_, err := parseConfig(strings.Fields(args), envOf(nil), io.Discard)
@@ -63,7 +65,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: error %v, want flag.ErrHelp", err)
 	}
 	for _, flag := range []string{"loglevel", "threadiness", "https-port", "namespace", "controller-user", "gc-user",
-		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "LOGLEVEL", "HARVESTER_VERSION"} {
+		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "profiling", "LOGLEVEL", "HARVESTER_VERSION"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("--help does not mention %s", flag)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,8 +33,13 @@ func (r *readiness) check() error {
 	return nil
 }
 
-func healthHandler(state *readiness, m *metrics) http.Handler {
+// healthHandler serves the probes and /metrics, and pprof (with expvar) when
+// profiling: opt-in, as the port is plain HTTP without authentication.
+func healthHandler(state *readiness, m *metrics, profiling bool) http.Handler {
 	r := chi.NewRouter()
+	if profiling {
+		r.Mount("/debug", middleware.Profiler())
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := state.check(); err != nil {

@@ -63,7 +63,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	state := &readiness{informers: inf}
 	metrics := newMetrics(inf)
 	if cfg.HealthPort != 0 {
-		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics), ReadHeaderTimeout: 10 * time.Second}
+		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics, cfg.Profiling), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error { return serve(ctx, health, nil, log) })
 	}
 	g.Go(func() error {
@@ -77,6 +77,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 // webhook that cannot answer correctly yet.
 func admit(ctx context.Context, cfg *config, profile admission.Profile, clients *clientSet,
 	inf *informers.Informers, state *readiness, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
+	began := time.Now()
 	certOpts := certs.Options{Namespace: cfg.Namespace, Logger: log.Named("certs")}
 	if cfg.WebhookURL != "" {
 		u, _ := url.Parse(cfg.WebhookURL) // validated by parseConfig
@@ -92,7 +93,7 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, clients 
 	if err := inf.WaitForSync(ctx); err != nil {
 		return fmt.Errorf("wait for informers to sync: %w", err)
 	}
-	log.Info("caches synced")
+	log.Info("caches synced", zap.Duration("after", time.Since(began)))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.HTTPSPort))
 	if err != nil {

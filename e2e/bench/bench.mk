@@ -1,6 +1,7 @@
 # Included from the root Makefile: `make bench SCENARIO=L1 OUT=bench-L1.json`.
 # WEBHOOK_BIN measures another binary; BENCH_FLAGS passes more flags
-# (e.g. -idle 10s -duration 5s for a quick run, -workdir DIR to keep the load).
+# (e.g. -idle 10s -duration 5s for a quick run, -workdir DIR to keep the load,
+# -profile-dir DIR for pprof heap and CPU profiles of our binary).
 # MEMORY_LIMIT=256Mi runs the webhook in a memory cgroup of that limit, with
 # GOMEMLIMIT at 90% of it, restarting it after an OOM kill as the kubelet would.
 SCENARIO ?= L1

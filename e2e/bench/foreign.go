@@ -25,6 +25,7 @@ type process interface {
 	Stop() error
 	Memory() (harness.Memory, error)
 	Metric(name string) (float64, error)
+	HealthURL() string // "" when there is no health port
 }
 
 // foreignWebhook runs a binary configured the upstream way — environment
@@ -88,6 +89,7 @@ func (f *foreignWebhook) Write(p []byte) (int, error) {
 }
 
 func (f *foreignWebhook) Pid() int                { return f.cmd.Process.Pid }
+func (f *foreignWebhook) HealthURL() string       { return "" }
 func (f *foreignWebhook) Exited() <-chan struct{} { return f.exited }
 
 func (f *foreignWebhook) Logs() string {

@@ -43,15 +43,19 @@ import (
 
 // Report is the JSON written to -out.
 type Report struct {
-	Scenario     Scenario  `json:"scenario"`
-	Binary       string    `json:"binary"`
-	Args         []string  `json:"args"`
-	ReadySeconds float64   `json:"ready_seconds"`
-	IdleSeconds  float64   `json:"idle_seconds"`
-	Steady       Memory    `json:"steady"`
-	AfterLoad    Memory    `json:"after_load"`
-	Latency      []Latency `json:"latency"`
-	Churn        *Churn    `json:"churn,omitempty"`
+	Scenario     Scenario `json:"scenario"`
+	Binary       string   `json:"binary"`
+	Args         []string `json:"args"`
+	ReadySeconds float64  `json:"ready_seconds"`
+	// WarmUpSeconds is how long the API server took to fill its watch
+	// caches before the webhook started (warmAPIServer).
+	WarmUpSeconds float64   `json:"apiserver_warm_up_seconds"`
+	IdleSeconds   float64   `json:"idle_seconds"`
+	Steady        Memory    `json:"steady"`
+	AfterLoad     Memory    `json:"after_load"`
+	Latency       []Latency `json:"latency"`
+	Churn         *Churn    `json:"churn,omitempty"`
+	ProfileDir    string    `json:"profile_dir,omitempty"`
 
 	// With -memory-limit: the process runs in a memory cgroup of that
 	// limit with GOMEMLIMIT at gomemlimit_fraction of it, and is restarted
@@ -73,6 +77,7 @@ const gomemlimitFraction = 0.9
 
 type config struct {
 	scenario, binary, args, workdir, binDir, crdDir, out string
+	profileDir                                           string
 	memoryLimit                                          int64
 	idle, duration, churn                                time.Duration
 	clients, apiClients, workers                         int
@@ -107,8 +112,13 @@ func run() error {
 	flag.BoolVar(&cfg.skipLoad, "skip-load", false, "measure without loading")
 	flag.BoolVar(&cfg.foreign, "foreign", false, "the binary is configured the upstream way (environment only, no health port, registered by Service): measure memory and direct latency, skip the API server phases")
 	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "save the webhook's pprof profiles here (heap when steady and after the latency phases, CPU of each direct phase); "+
+		"starts our binary with --profiling true; not for -foreign")
 	memoryLimit := flag.String("memory-limit", os.Getenv("MEMORY_LIMIT"), "run the webhook in a memory cgroup of this limit (Kubernetes quantity, e.g. 256Mi; env MEMORY_LIMIT) and restart it when it dies; empty: no limit")
 	flag.Parse()
+	if cfg.profileDir != "" && cfg.foreign {
+		return errors.New("-profile-dir needs our binary's --profiling; a -foreign binary has no pprof endpoint")
+	}
 	if *memoryLimit != "" {
 		q, err := resource.ParseQuantity(*memoryLimit)
 		if err != nil {
@@ -205,7 +215,10 @@ func unregister(ctx context.Context, c *harness.Client) error {
 }
 
 func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.ControlPlane, c *harness.Client) (_ *Report, err error) {
-	rep := &Report{Scenario: s, Binary: cfg.binary, Args: strings.Fields(cfg.args), IdleSeconds: cfg.idle.Seconds()}
+	rep := &Report{Scenario: s, Binary: cfg.binary, Args: strings.Fields(cfg.args), IdleSeconds: cfg.idle.Seconds(), ProfileDir: cfg.profileDir}
+	if cfg.profileDir != "" {
+		rep.Args = append(rep.Args, "--profiling", "true")
+	}
 	logPath := filepath.Join(cp.WorkDir, "webhook.log")
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -254,6 +267,12 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		}
 		return w, w.URL, nil
 	}
+	warm, err := warmAPIServer(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rep.WarmUpSeconds = warm.Seconds()
+	logf("API server caches warm after %.2f s", rep.WarmUpSeconds)
 	logf("starting %s (log: %s)", cfg.binary, logPath)
 	began := time.Now()
 	var wh process
@@ -302,6 +321,11 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		return nil, fmt.Errorf("the webhook exited:\n%s", wh.Logs())
 	}
 	rep.Steady = memory(wh)
+	prof, err := newProfiler(cfg.profileDir, wh)
+	if err != nil {
+		return nil, err
+	}
+	prof.heap(ctx, "steady")
 
 	ops, err := operations(ctx, c)
 	if err != nil {
@@ -313,9 +337,11 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 			return nil, fmt.Errorf("direct %s: %w", op.name, err)
 		}
 		logf("direct %s (%s) with %d clients for %s", op.name, want, cfg.clients, cfg.duration)
+		profiled := prof.cpu(ctx, "direct-"+op.name, cfg.duration)
 		l := hammer(ctx, op.name, "direct", cfg.clients, cfg.duration, func(int) call {
 			return checked(want, op.direct(direct.clone()))
 		})
+		profiled()
 		l.Decision = want.String()
 		rep.Latency = append(rep.Latency, l)
 	}
@@ -335,10 +361,12 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		rep.Latency = append(rep.Latency, l)
 	}
 	rep.AfterLoad = memory(wh)
+	prof.heap(ctx, "after-load")
 	if cfg.churn > 0 {
 		logf("churn for %s: %d VMI status updates/s, %d Secrets created and deleted/min", cfg.churn, vmiUpdatesPerSecond, secretsPerMinute)
 		ch := churn(ctx, c, s, wh, cfg.churn)
 		rep.Churn = &ch
+		prof.heap(ctx, "after-churn")
 	}
 	if cg != nil {
 		rep.OOMKills, rep.CgroupPeakBytes, rep.Restarts = cg.oomKills(), cg.peak(), sup.Restarts()
@@ -389,7 +417,7 @@ func printReport(r *Report) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "scenario\t%s\n", r.Scenario.Name)
 	fmt.Fprintf(w, "binary\t%s %s\n", r.Binary, strings.Join(r.Args, " "))
-	fmt.Fprintf(w, "ready_seconds\t%.2f\n", r.ReadySeconds)
+	fmt.Fprintf(w, "ready_seconds\t%.2f (API server caches warmed first in %.2f s)\n", r.ReadySeconds, r.WarmUpSeconds)
 	fmt.Fprintf(w, "\tsteady (after %.0f s idle)\tafter the latency phases\n", r.IdleSeconds)
 	fmt.Fprintf(w, "live_heap_bytes\t%s (%s)\t%s\n", mib(r.Steady.LiveHeapBytes), r.Steady.LiveHeapSource, mib(r.AfterLoad.LiveHeapBytes))
 	fmt.Fprintf(w, "gctrace live heap\t%s\t%s\n", mib(r.Steady.GCTraceLiveByte), mib(r.AfterLoad.GCTraceLiveByte))

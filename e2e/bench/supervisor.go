@@ -134,3 +134,10 @@ func (s *supervisor) Metric(name string) (float64, error) {
 	}
 	return 0, errNotRunning
 }
+
+func (s *supervisor) HealthURL() string {
+	if p := s.current(); p != nil {
+		return p.HealthURL()
+	}
+	return ""
+}

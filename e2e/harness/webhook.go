@@ -179,9 +179,13 @@ func (w *Webhook) Memory() (Memory, error) {
 	return m, err
 }
 
+// HealthURL is the base URL of the health port (/metrics, and /debug/pprof
+// when started with --profiling true).
+func (w *Webhook) HealthURL() string { return fmt.Sprintf("http://127.0.0.1:%d", w.HealthPort) }
+
 // Metric returns the value of an unlabelled series from /metrics.
 func (w *Webhook) Metric(name string) (float64, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", w.HealthPort))
+	resp, err := http.Get(w.HealthURL() + "/metrics")
 	if err != nil {
 		return 0, err
 	}
