@@ -39,7 +39,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	}
 	kinds, watchKubeOVN := informers.KindsFor(int(cfg.Version))
 	inf, err := informers.New(informers.Config{
-		Metadata: clients.metadata, Dynamic: clients.dynamic, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
+		Metadata: clients.metadata, Dynamic: clients.dynamic, REST: restCfg, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
 		Kinds: kinds, WatchKubeOVN: watchKubeOVN,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -25,8 +26,14 @@ import (
 type Config struct {
 	// Metadata lists and watches the metadata-only kinds. Required.
 	Metadata metadata.Interface
-	// Dynamic watches projected kinds and fetches full objects. Required.
+	// Dynamic fetches full objects, and watches the projected kinds when
+	// REST is nil. Required.
 	Dynamic dynamic.Interface
+	// REST, when set, lists and watches the projected kinds (VMIs, VMs)
+	// over its HTTP client, decoding each object straight into its
+	// projection (wire.go); the process sets it. Without it they come
+	// through Dynamic as unstructured objects, which fake clients serve.
+	REST *rest.Config
 	// LRUBytes is the byte budget of the full-object cache; 0 means
 	// DefaultLRUBytes.
 	LRUBytes int64
@@ -46,6 +53,7 @@ type Informers struct {
 	logger   *zap.Logger
 	metadata metadata.Interface
 	dynamic  dynamic.Interface
+	wire     *wireClient // nil: projected kinds through dynamic
 	kinds    []*kindInformer          // in Config.Kinds order, for Ready(); kube-ovn kinds excluded
 	byName   map[string]*kindInformer // by Kind.Name, kube-ovn kinds excluded
 	lru      *lru
@@ -92,6 +100,13 @@ func New(cfg Config) (*Informers, error) {
 		watches:  watches,
 		byName:   make(map[string]*kindInformer, len(cfg.Kinds)),
 		lru:      newLRU(cfg.LRUBytes),
+	}
+	if cfg.REST != nil {
+		wire, err := newWireClient(cfg.REST, watches)
+		if err != nil {
+			return nil, fmt.Errorf("informers: %w", err)
+		}
+		i.wire = wire
 	}
 	var ovnKinds []Kind
 	seen := make(map[string]bool, len(cfg.Kinds))
@@ -143,15 +158,23 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	if k.projected() {
 		indexers[indexQualifiedNetwork] = qualifiedNetworkIndex
 		indexers[indexLocalNetwork] = localNetworkIndex
-		r := i.dynamic.Resource(k.GVR).Namespace(metav1.NamespaceAll)
-		inf = newInformer(i.dynamic, &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return r.List(ctx, o)
-			},
-			WatchFuncWithContext: r.Watch,
-		}, &unstructured.Unstructured{}, indexers)
 		p := &projector{kind: k.Name, path: k.NetworksPath, node: k.NodePath, logger: i.logger}
 		transform = p.transform
+		if i.wire != nil {
+			lw, err := i.wire.listWatch(k, p)
+			if err != nil {
+				return nil, err
+			}
+			inf = cache.NewSharedIndexInformer(lw, &projection{}, 0, indexers)
+		} else {
+			r := i.dynamic.Resource(k.GVR).Namespace(metav1.NamespaceAll)
+			inf = newInformer(i.dynamic, &cache.ListWatch{
+				ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+					return r.List(ctx, o)
+				},
+				WatchFuncWithContext: r.Watch,
+			}, &unstructured.Unstructured{}, indexers)
+		}
 	} else {
 		r := i.metadata.Resource(k.GVR).Namespace(metav1.NamespaceAll)
 		if tweak == nil {

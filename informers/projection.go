@@ -50,39 +50,46 @@ func (p *projector) transform(obj any) (any, error) {
 }
 
 func (p *projector) project(u *unstructured.Unstructured) *projection {
-	pr := &projection{
-		namespace: intern(u.GetNamespace()),
-		// Cloned so that the projection never pins the decoded object.
-		name:            strings.Clone(u.GetName()),
-		resourceVersion: strings.Clone(u.GetResourceVersion()),
-	}
+	node := ""
 	if len(p.node) > 0 {
-		if node, ok := nested(u.Object, p.node...).(string); ok {
-			pr.node = intern(node)
+		node, _ = nested(u.Object, p.node...).(string)
+	}
+	var networks []string
+	if raw := nested(u.Object, p.path...); raw != nil {
+		list, ok := raw.([]any)
+		if !ok {
+			// Malformed objects are kept without networks rather than failing
+			// the informer; the API server's schema makes this unlikely.
+			p.logger.Debug("Networks field is not a list", zap.String("kind", p.kind),
+				zap.String("namespace", u.GetNamespace()), zap.String("name", u.GetName()),
+				zap.String("path", strings.Join(p.path, ".")))
+		}
+		for _, n := range list {
+			if name, ok := nested(n, "multus", "networkName").(string); ok && name != "" {
+				networks = append(networks, name)
+			}
 		}
 	}
-	raw := nested(u.Object, p.path...)
-	if raw == nil {
-		return pr
+	return p.build(u.GetNamespace(), u.GetName(), u.GetResourceVersion(), node, networks)
+}
+
+// build makes the projection of one object from its identity, node and the
+// multus networkNames of its interfaces.
+func (p *projector) build(namespace, name, resourceVersion, node string, networks []string) *projection {
+	pr := &projection{
+		namespace: intern(namespace),
+		// Cloned so that the projection never pins the decoded object.
+		name:            strings.Clone(name),
+		resourceVersion: strings.Clone(resourceVersion),
 	}
-	list, ok := raw.([]any)
-	if !ok {
-		// Malformed objects are kept without networks rather than failing
-		// the informer; the API server's schema makes this unlikely.
-		p.logger.Debug("Networks field is not a list", zap.String("kind", p.kind),
-			zap.String("namespace", pr.namespace), zap.String("name", pr.name),
-			zap.String("path", strings.Join(p.path, ".")))
-		return pr
+	if node != "" {
+		pr.node = intern(node)
 	}
-	for _, n := range list {
-		name, ok := nested(n, "multus", "networkName").(string)
-		if !ok || name == "" {
-			continue
-		}
-		if strings.Contains(name, "/") {
-			pr.qualified = appendDistinct(pr.qualified, name)
+	for _, n := range networks {
+		if strings.Contains(n, "/") {
+			pr.qualified = appendDistinct(pr.qualified, n)
 		} else {
-			pr.local = appendDistinct(pr.local, pr.namespace+"/"+name)
+			pr.local = appendDistinct(pr.local, pr.namespace+"/"+n)
 		}
 	}
 	pr.qualified = slices.Clip(pr.qualified)
