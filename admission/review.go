@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -139,21 +140,48 @@ func readReview(w http.ResponseWriter, req *http.Request) (*admissionv1.Admissio
 }
 
 // admit routes the request and turns the rule's answer into a response.
+// Log fields are built only when the level is enabled: most answers are
+// allowed, and those are logged at debug.
 func (s *Server) admit(ctx context.Context, webhook string, routes []route, ar *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	log := s.cfg.Logger.With(zap.String("webhook", webhook), zap.String("uid", string(ar.UID)),
-		zap.String("kind", ar.Kind.Kind), zap.String("namespace", ar.Namespace), zap.String("name", ar.Name),
-		zap.String("operation", string(ar.Operation)), zap.String("user", ar.UserInfo.Username))
 	ops, err := s.run(ctx, routes, ar)
 	if err == nil {
 		var patch []byte
-		patch, err = encodePatch(ops)
-		if err == nil {
-			log.Debug("allowed", zap.Int("patchOps", len(ops)))
+		if patch, err = encodePatch(ops); err == nil {
+			if ce := s.cfg.Logger.Check(zap.DebugLevel, "allowed"); ce != nil {
+				ce.Write(append(requestFields(webhook, ar), zap.Int("patchOps", len(ops)))...)
+			}
 			return allowed(ar, patch)
 		}
 	}
-	log.Info("denied", zap.Error(err))
+	if ce := s.cfg.Logger.Check(zap.InfoLevel, "denied"); ce != nil {
+		ce.Write(append(requestFields(webhook, ar), loggedError(err)...)...)
+	}
 	return denied(ar, err)
+}
+
+func requestFields(webhook string, ar *admissionv1.AdmissionRequest) []zap.Field {
+	return []zap.Field{zap.String("webhook", webhook), zap.String("uid", string(ar.UID)),
+		zap.String("kind", ar.Kind.Kind), zap.String("namespace", ar.Namespace), zap.String("name", ar.Name),
+		zap.String("operation", string(ar.Operation)), zap.String("user", ar.UserInfo.Username)}
+}
+
+// maxLoggedError bounds the denial text in the log. The answer keeps all of
+// it, but a VlanConfig denial can name thousands of VMs (20 KB and more),
+// and writing that for every retry would flood the log.
+const maxLoggedError = 1024
+
+// loggedError is err's text for the log, cut at maxLoggedError bytes (on a
+// rune boundary) with its full length when cut.
+func loggedError(err error) []zap.Field {
+	msg := err.Error()
+	if len(msg) <= maxLoggedError {
+		return []zap.Field{zap.String("error", msg)}
+	}
+	cut := maxLoggedError
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return []zap.Field{zap.String("error", msg[:cut]+"…"), zap.Int("errorBytes", len(msg))}
 }
 
 // run calls the matching route, turning a panic into an error: upstream's

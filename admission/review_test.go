@@ -4,15 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/lowmem/harvester-network-webhook/informers"
+	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
 
 func newTestRouter(store informers.Store) http.Handler {
@@ -159,5 +165,41 @@ func TestWebhookConfigurationsOfTheNewestProfile(t *testing.T) {
 		if n := len(mwc.Webhooks[0].Rules); n != 2 {
 			t.Errorf("kube-ovn %v: %d mutating rules, want NADs and VlanConfigs", tt.kubeOVN, n)
 		}
+	}
+}
+
+func TestLoggedDenialsAreBounded(t *testing.T) {
+	short := errors.New("vlan 5000 is out of range")
+	if got := loggedError(short); len(got) != 1 || got[0].String != short.Error() {
+		t.Errorf("short error logged as %+v", got)
+	}
+	long := errors.New(strings.Repeat("é", maxLoggedError)) // two bytes a rune: the cut falls inside one
+	got := loggedError(long)
+	if len(got) != 2 || got[1].Integer != int64(len(long.Error())) {
+		t.Fatalf("long error logged as %+v", got)
+	}
+	if msg := got[0].String; len(msg) > maxLoggedError+len("…") || !utf8.ValidString(msg) || !strings.HasSuffix(msg, "…") {
+		t.Errorf("cut message %q: want at most %d bytes of valid UTF-8 ending in …", msg, maxLoggedError)
+	}
+}
+
+func TestDenialsAreLoggedAndAllowedAnswersAreNot(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	r := chi.NewRouter()
+	NewServer(Config{Profile: Profile{Version: V1_4}, Store: informerstest.NewStore(t), Logger: zap.New(core)}).Routes(r)
+	deny := reviewFor(t, "admission.k8s.io/v1", admissionv1.Create, nad("default", "bad", dataLabels, "{}", `{"type":"bridge","bridge":"data-br","vlan":5000}`), "")
+	allow := reviewFor(t, "admission.k8s.io/v1", admissionv1.Delete, "", nad("default", "unused", dataLabels, "{}", vlan100Config))
+	for _, body := range [][]byte{deny, allow} {
+		if rec := post(t, r, ValidationPath, "application/json", body); rec.Code != http.StatusOK {
+			t.Fatalf("HTTP %d: %s", rec.Code, rec.Body.String())
+		}
+	}
+	entries := logs.All()
+	if len(entries) != 1 || entries[0].Message != "denied" {
+		t.Fatalf("log entries %+v, want one denial", entries)
+	}
+	fields := entries[0].ContextMap()
+	if fields["name"] != "bad" || fields["operation"] != "CREATE" || !strings.Contains(fmt.Sprint(fields["error"]), "VLAN ID must") {
+		t.Errorf("denial logged with %v", fields)
 	}
 }

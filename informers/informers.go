@@ -274,6 +274,7 @@ var forbiddenUser = regexp.MustCompile(`User "([^"]*)" cannot`)
 // reportSynced waits until ki has synced and may watch, then clears its
 // error, logging the recovery if there was one.
 func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, refused func() bool) {
+	began := time.Now()
 	select {
 	case <-ki.informer.HasSyncedChecker().Done():
 	case <-ctx.Done():
@@ -293,6 +294,8 @@ func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, re
 	if had {
 		logger.Info("Cache synced after earlier list/watch failures", zap.String("kind", ki.kind.Name))
 	}
+	logger.Debug("Cache synced", zap.String("kind", ki.kind.Name), zap.Int("objects", len(ki.informer.GetStore().ListKeys())),
+		zap.Duration("after", time.Since(began)))
 }
 
 // pending is ki's entry in Ready's list: its name, and why when known.

@@ -48,7 +48,8 @@ type Report struct {
 	Args         []string `json:"args"`
 	ReadySeconds float64  `json:"ready_seconds"`
 	// WarmUpSeconds is how long the API server took to fill its watch
-	// caches before the webhook started (warmAPIServer).
+	// caches and finish its start-up work before the webhook started
+	// (warmAPIServer, settle).
 	WarmUpSeconds float64   `json:"apiserver_warm_up_seconds"`
 	IdleSeconds   float64   `json:"idle_seconds"`
 	Steady        Memory    `json:"steady"`
@@ -267,12 +268,17 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		}
 		return w, w.URL, nil
 	}
-	warm, err := warmAPIServer(ctx, c)
+	warm, err := warmAPIServer(ctx, cp.Config)
 	if err != nil {
 		return nil, err
 	}
-	rep.WarmUpSeconds = warm.Seconds()
-	logf("API server caches warm after %.2f s", rep.WarmUpSeconds)
+	logf("API server caches warm after %.2f s; waiting for it to go quiet", warm.Seconds())
+	quiet, err := settle(ctx, cp.APIServerPid())
+	if err != nil {
+		return nil, err
+	}
+	rep.WarmUpSeconds = (warm + quiet).Seconds()
+	logf("API server quiet after %.2f s more", quiet.Seconds())
 	logf("starting %s (log: %s)", cfg.binary, logPath)
 	began := time.Now()
 	var wh process
@@ -417,7 +423,7 @@ func printReport(r *Report) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "scenario\t%s\n", r.Scenario.Name)
 	fmt.Fprintf(w, "binary\t%s %s\n", r.Binary, strings.Join(r.Args, " "))
-	fmt.Fprintf(w, "ready_seconds\t%.2f (API server caches warmed first in %.2f s)\n", r.ReadySeconds, r.WarmUpSeconds)
+	fmt.Fprintf(w, "ready_seconds\t%.2f (API server warmed and quiet first, in %.2f s)\n", r.ReadySeconds, r.WarmUpSeconds)
 	fmt.Fprintf(w, "\tsteady (after %.0f s idle)\tafter the latency phases\n", r.IdleSeconds)
 	fmt.Fprintf(w, "live_heap_bytes\t%s (%s)\t%s\n", mib(r.Steady.LiveHeapBytes), r.Steady.LiveHeapSource, mib(r.AfterLoad.LiveHeapBytes))
 	fmt.Fprintf(w, "gctrace live heap\t%s\t%s\n", mib(r.Steady.GCTraceLiveByte), mib(r.AfterLoad.GCTraceLiveByte))

@@ -465,6 +465,14 @@ func kubeconfigFileName(user string) string {
 // not; Err then tells which. It is never closed for an existing cluster.
 func (cp *ControlPlane) Done() <-chan struct{} { return cp.done }
 
+// APIServerPid is the kube-apiserver's process id; 0 for an existing cluster.
+func (cp *ControlPlane) APIServerPid() int {
+	if cp.apiserver == nil {
+		return 0
+	}
+	return cp.apiserver.cmd.Process.Pid
+}
+
 // Err reports a child that ended on its own, with the end of its log; nil
 // while both run, after Stop, and for an existing cluster.
 func (cp *ControlPlane) Err() error {
