@@ -53,7 +53,7 @@ type Informers struct {
 	logger   *zap.Logger
 	metadata metadata.Interface
 	dynamic  dynamic.Interface
-	wire     *wireClient // nil: projected kinds through dynamic
+	wire     *wireClient              // nil: projected kinds through dynamic
 	kinds    []*kindInformer          // in Config.Kinds order, for Ready(); kube-ovn kinds excluded
 	byName   map[string]*kindInformer // by Kind.Name, kube-ovn kinds excluded
 	lru      *lru
