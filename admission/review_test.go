@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
@@ -201,5 +202,35 @@ func TestDenialsAreLoggedAndAllowedAnswersAreNot(t *testing.T) {
 	fields := entries[0].ContextMap()
 	if fields["name"] != "bad" || fields["operation"] != "CREATE" || !strings.Contains(fmt.Sprint(fields["error"]), "VLAN ID must") {
 		t.Errorf("denial logged with %v", fields)
+	}
+}
+
+func TestReviewsWaitForAnInFlightSlot(t *testing.T) {
+	s := NewServer(Config{Profile: Profile{Version: V1_4}, Store: informerstest.NewStore(t), MaxInFlight: 1})
+	r := chi.NewRouter()
+	s.Routes(r)
+	body := reviewFor(t, "admission.k8s.io/v1", admissionv1.Delete, "", nad("default", "unused", dataLabels, "{}", vlan100Config))
+	s.slots <- struct{}{} // the one slot is taken
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, ValidationPath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Body.Len() != 0 {
+		t.Errorf("a caller gone while waiting got %q", rec.Body.String())
+	}
+
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- post(t, r, ValidationPath, "application/json", body) }()
+	select {
+	case rec := <-done:
+		t.Fatalf("answered while no slot was free: HTTP %d", rec.Code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-s.slots
+	if rec := <-done; rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"allowed":true`) {
+		t.Errorf("after the slot was freed: HTTP %d %s", rec.Code, rec.Body.String())
 	}
 }
