@@ -48,6 +48,7 @@ func churn(ctx context.Context, c *harness.Client, s Scenario, wh process, d tim
 		}
 	}
 	began := time.Now()
+	peak := samplePeakRSS(wh)
 	vmis, err := c.Resource(obj(map[string]any{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
 		"metadata": map[string]any{"namespace": benchNS}}))
 	if err != nil {
@@ -118,22 +119,8 @@ func churn(ctx context.Context, c *harness.Client, s Scenario, wh process, d tim
 			}
 		}
 	}()
-	// RSS sampling.
-	wg.Go(func() {
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if m, _ := wh.Memory(); m.RSSBytes > out.PeakRSSBytes {
-				out.PeakRSSBytes = m.RSSBytes
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	})
 	wg.Wait()
+	out.PeakRSSBytes = peak()
 	out.Seconds = time.Since(began).Seconds()
 	out.VMIUpdates, out.SecretsCreated, out.Errors = updates.Load(), secrets.Load(), errs.Load()
 	out.After = memory(wh)

@@ -344,9 +344,16 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		}
 		logf("direct %s (%s) with %d clients for %s", op.name, want, cfg.clients, cfg.duration)
 		profiled := prof.cpu(ctx, "direct-"+op.name, cfg.duration)
-		l := hammer(ctx, op.name, "direct", cfg.clients, cfg.duration, func(int) call {
-			return checked(want, op.direct(direct.clone()))
+		peak := samplePeakRSS(wh)
+		clients := make([]*directClient, cfg.clients)
+		l := hammer(ctx, op.name, "direct", cfg.clients, cfg.duration, func(i int) call {
+			clients[i] = direct.clone()
+			return checked(want, op.direct(clients[i]))
 		})
+		for _, d := range clients {
+			d.close()
+		}
+		l.PeakRSSBytes = peak()
 		profiled()
 		l.Decision = want.String()
 		rep.Latency = append(rep.Latency, l)
@@ -360,9 +367,11 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 			return nil, fmt.Errorf("API server %s: %w", op.name, err)
 		}
 		logf("API server %s (%s) with %d clients for %s", op.name, want, cfg.apiClients, cfg.duration)
+		peak := samplePeakRSS(wh)
 		l := hammer(ctx, op.name, "apiserver", cfg.apiClients, cfg.duration, func(i int) call {
 			return checked(want, op.api(c, i))
 		})
+		l.PeakRSSBytes = peak()
 		l.Decision = want.String()
 		rep.Latency = append(rep.Latency, l)
 	}
@@ -443,9 +452,9 @@ func printReport(r *Report) {
 	_ = w.Flush()
 	fmt.Println()
 	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\t")
+	fmt.Fprintln(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\tpeak RSS\t")
 	for _, l := range r.Latency {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t\n", l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.ConnErrors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%s\t\n", l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.ConnErrors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput, mib(l.PeakRSSBytes))
 	}
 	_ = w.Flush()
 }

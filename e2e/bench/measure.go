@@ -36,6 +36,33 @@ type Latency struct {
 	P99Ms      float64 `json:"p99_ms"`      //
 	P999Ms     float64 `json:"p999_ms"`     //
 	Throughput float64 `json:"throughput"`  // requests per second
+	// PeakRSSBytes is the webhook's largest VmRSS sampled every 250 ms
+	// during the phase.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+}
+
+// samplePeakRSS samples wh's RSS every 250 ms until the returned func is
+// called, which returns the largest value seen.
+func samplePeakRSS(wh process) (stop func() int64) {
+	done := make(chan struct{})
+	result := make(chan int64)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if m, _ := wh.Memory(); m.RSSBytes > peak {
+				peak = m.RSSBytes
+			}
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 { close(done); return <-result }
 }
 
 // errUnreachable marks a request that reached no webhook: refused or reset
@@ -168,6 +195,10 @@ func newTransport(base string, cfg *tls.Config) *directClient {
 
 // clone is a client with its own connection, as each API server has one.
 func (d *directClient) clone() *directClient { return newTransport(d.base, d.tls) }
+
+// close closes the client's idle connection: a phase's fifty connections
+// must not linger on the webhook into the next phase.
+func (d *directClient) close() { d.http.CloseIdleConnections() }
 
 // review posts body to path and returns the response's allowed flag and
 // message.
