@@ -48,7 +48,9 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	// kube-ovn coming or going changes the webhook configurations' rules.
 	kubeOVNChanged := make(chan struct{}, 1)
 	inf.OnKubeOVNChange(func(enabled bool) {
-		log.Info("kube-ovn presence changed", zap.Bool("enabled", enabled))
+		// The informers log the change itself; this call also comes once
+		// more when the kube-ovn caches have synced.
+		log.Debug("kube-ovn state changed: re-applying the webhook configurations", zap.Bool("enabled", enabled))
 		select {
 		case kubeOVNChanged <- struct{}{}:
 		default:
