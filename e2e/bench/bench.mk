@@ -3,7 +3,8 @@
 # (e.g. -idle 10s -duration 5s for a quick run, -workdir DIR to keep the load,
 # -profile-dir DIR for pprof heap and CPU profiles of our binary).
 # MEMORY_LIMIT=256Mi runs the webhook in a memory cgroup of that limit, with
-# GOMEMLIMIT at 90% of it, restarting it after an OOM kill as the kubelet would.
+# GOMEMLIMIT at 90% of it (BENCH_FLAGS=-gomemlimit-fraction 0: unset, as upstream's chart
+# leaves it), restarting it after an OOM kill as the kubelet would.
 SCENARIO ?= L1
 WEBHOOK_BIN ?= bin/harvester-network-webhook
 OUT ?=

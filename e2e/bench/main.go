@@ -71,15 +71,16 @@ type Report struct {
 	FailedRequests     int     `json:"failed_requests"`
 }
 
-// gomemlimitFraction of the memory limit is the child's GOMEMLIMIT: the
-// rest is headroom for memory the Go runtime does not count (stacks
+// defaultGOMEMLIMITFraction of the memory limit is the child's GOMEMLIMIT:
+// the rest is headroom for memory the Go runtime does not count (stacks
 // outside the heap, cgo, the binary's own pages).
-const gomemlimitFraction = 0.9
+const defaultGOMEMLIMITFraction = 0.9
 
 type config struct {
 	scenario, binary, args, workdir, binDir, crdDir, out string
 	profileDir                                           string
 	memoryLimit                                          int64
+	gomemlimitFraction                                   float64
 	idle, duration, churn                                time.Duration
 	clients, apiClients, workers                         int
 	loadOnly, skipLoad, insecure, foreign                bool
@@ -115,10 +116,15 @@ func run() error {
 	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "save the webhook's pprof profiles here (heap when steady and after the latency phases, CPU of each direct phase); "+
 		"starts our binary with --profiling true; not for -foreign")
+	flag.Float64Var(&cfg.gomemlimitFraction, "gomemlimit-fraction", defaultGOMEMLIMITFraction,
+		"with -memory-limit, set GOMEMLIMIT to this fraction of it; 0 leaves GOMEMLIMIT unset, as upstream's chart does")
 	memoryLimit := flag.String("memory-limit", os.Getenv("MEMORY_LIMIT"), "run the webhook in a memory cgroup of this limit (Kubernetes quantity, e.g. 256Mi; env MEMORY_LIMIT) and restart it when it dies; empty: no limit")
 	flag.Parse()
 	if cfg.profileDir != "" && cfg.foreign {
 		return errors.New("-profile-dir needs our binary's --profiling; a -foreign binary has no pprof endpoint")
+	}
+	if cfg.gomemlimitFraction < 0 || cfg.gomemlimitFraction > 1 {
+		return fmt.Errorf("-gomemlimit-fraction %v: want 0 (unset) or a fraction up to 1", cfg.gomemlimitFraction)
 	}
 	if *memoryLimit != "" {
 		q, err := resource.ParseQuantity(*memoryLimit)
@@ -241,18 +247,21 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		logf("memory cgroup %s, limit %d bytes", cg.dir, cfg.memoryLimit)
 		// Deferred before the process's Stop, so it runs after the exit.
 		defer func() { err = errors.Join(err, cg.remove()) }()
-		rep.MemoryLimitBytes, rep.GOMEMLIMITFraction = cfg.memoryLimit, gomemlimitFraction
-		rep.GOMEMLIMITBytes = int64(float64(cfg.memoryLimit) * gomemlimitFraction)
-		env := "GOMEMLIMIT=" + strconv.FormatInt(rep.GOMEMLIMITBytes, 10)
+		rep.MemoryLimitBytes, rep.GOMEMLIMITFraction = cfg.memoryLimit, cfg.gomemlimitFraction
+		rep.GOMEMLIMITBytes = int64(float64(cfg.memoryLimit) * cfg.gomemlimitFraction)
+		var env []string
+		if rep.GOMEMLIMITBytes > 0 {
+			env = []string{"GOMEMLIMIT=" + strconv.FormatInt(rep.GOMEMLIMITBytes, 10)}
+		}
 		// A restart must keep the URL the clients and the webhook
 		// configurations use.
 		ports, err := controlplane.FreePorts(2)
 		if err != nil {
 			return nil, err
 		}
-		opts.Env = append(opts.Env, env)
+		opts.Env = append(opts.Env, env...)
 		opts.Wrapper, opts.HTTPSPort, opts.HealthPort = cg.wrapper(), ports[0], ports[1]
-		fopts = foreignOptions{port: ports[0], env: []string{env}, wrapper: cg.wrapper()}
+		fopts = foreignOptions{port: ports[0], env: env, wrapper: cg.wrapper()}
 	}
 	start := func(ctx context.Context) (process, string, error) {
 		if cfg.foreign {
@@ -440,7 +449,11 @@ func printReport(r *Report) {
 	fmt.Fprintf(w, "rss_bytes\t%s\t%s\n", mib(r.Steady.RSSBytes), mib(r.AfterLoad.RSSBytes))
 	fmt.Fprintf(w, "peak_rss_bytes\t%s\t%s\n", mib(r.Steady.PeakRSSBytes), mib(r.AfterLoad.PeakRSSBytes))
 	if r.MemoryLimitBytes > 0 {
-		fmt.Fprintf(w, "memory limit / GOMEMLIMIT\t%s / %s (%.0f%%)\n", mib(r.MemoryLimitBytes), mib(r.GOMEMLIMITBytes), 100*r.GOMEMLIMITFraction)
+		gml := "unset"
+		if r.GOMEMLIMITBytes > 0 {
+			gml = fmt.Sprintf("%s (%.0f%%)", mib(r.GOMEMLIMITBytes), 100*r.GOMEMLIMITFraction)
+		}
+		fmt.Fprintf(w, "memory limit / GOMEMLIMIT\t%s / %s\n", mib(r.MemoryLimitBytes), gml)
 		fmt.Fprintf(w, "cgroup peak\t%s\n", mib(r.CgroupPeakBytes))
 		fmt.Fprintf(w, "oom kills / restarts / failed requests\t%d / %d / %d\n", r.OOMKills, r.Restarts, r.FailedRequests)
 	}
