@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -76,6 +77,12 @@ const unreachablePause = 100 * time.Millisecond
 // isConnError tells a connection that could not be made or was lost from an
 // answer.
 func isConnError(err error) bool {
+	// A request that times out got no answer either: the process was
+	// killed under it, or is still starting after a restart.
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) ||
 		// HTTP/2 reports a dead server's connection without an errno.
