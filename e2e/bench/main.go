@@ -348,6 +348,13 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 	}
 	for _, op := range ops {
 		want, err := learn(ctx, op.direct(direct))
+		if errors.Is(err, errUnreachable) {
+			// Alive but not answering (thrashing at its memory limit) or
+			// down: the phase is reported as failed, the run goes on.
+			logf("direct %s: no answer for %s: %v", op.name, learnWindow, err)
+			rep.Latency = append(rep.Latency, Latency{Op: op.name, Path: "direct", Decision: "no answer", ConnErrors: 1})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("direct %s: %w", op.name, err)
 		}

@@ -197,10 +197,14 @@ func (d *directClient) post(path string, body []byte) call {
 	}
 }
 
+// learnWindow bounds how long learn waits for a first answer, e.g. while a
+// killed webhook restarts.
+const learnWindow = 3 * time.Minute
+
 // learn runs do until the webhook answers (it may be restarting after an
 // OOM kill): that answer is the one later calls must give.
 func learn(ctx context.Context, do call) (decision, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, learnWindow)
 	defer cancel()
 	for {
 		err := do(ctx)
@@ -208,6 +212,8 @@ func learn(ctx context.Context, do call) (decision, error) {
 		case errors.Is(err, errUnreachable) && ctx.Err() == nil:
 			time.Sleep(unreachablePause)
 			continue
+		case ctx.Err() != nil && err != nil && !errors.Is(err, errDenied):
+			return decision{}, fmt.Errorf("%w: nothing answered for %s", errUnreachable, learnWindow)
 		case err != nil && !errors.Is(err, errDenied):
 			return decision{}, err
 		}
