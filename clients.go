@@ -12,8 +12,6 @@ import (
 	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-
-	"github.com/lowmem/harvester-network-webhook/admission"
 )
 
 // clientSet holds every client the process uses. The typed ones are built on
@@ -75,8 +73,5 @@ func typedRESTClient(cfg *rest.Config, apiPath string, gv schema.GroupVersion, c
 	c.APIPath = apiPath
 	c.GroupVersion = &gv
 	c.NegotiatedSerializer = codecs.WithoutConversion()
-	if c.UserAgent == "" {
-		c.UserAgent = admission.Name
-	}
 	return rest.RESTClientFor(c)
 }

@@ -294,8 +294,10 @@ func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, re
 	if had {
 		logger.Info("Cache synced after earlier list/watch failures", zap.String("kind", ki.kind.Name))
 	}
-	logger.Debug("Cache synced", zap.String("kind", ki.kind.Name), zap.Int("objects", len(ki.informer.GetStore().ListKeys())),
-		zap.Duration("after", time.Since(began)))
+	if ce := logger.Check(zap.DebugLevel, "Cache synced"); ce != nil {
+		ce.Write(zap.String("kind", ki.kind.Name), zap.Int("objects", len(ki.informer.GetStore().ListKeys())),
+			zap.Duration("after", time.Since(began)))
+	}
 }
 
 // pending is ki's entry in Ready's list: its name, and why when known.
