@@ -247,10 +247,7 @@ func (k Kind) describeError(err error) string {
 	what := k.GVR.GroupVersion().String() + " " + k.GVR.Resource
 	switch {
 	case apierrors.IsForbidden(err):
-		verbs := "list, watch"
-		if k.FullOnDemand {
-			verbs = "get, list, watch" // full objects are fetched one by one
-		}
+		verbs := strings.Join(k.Verbs(), ", ")
 		reason := err.Error()
 		var status apierrors.APIStatus
 		if errors.As(err, &status) {
@@ -261,7 +258,7 @@ func (k Kind) describeError(err error) string {
 		}
 		return fmt.Sprintf("cannot list/watch %s: forbidden (%s); grant %s", what, reason, verbs)
 	case apierrors.IsNotFound(err) && k.GVR.Group != "":
-		return fmt.Sprintf("cannot list/watch %s: the CRD %s is not installed", what, k.GVR.GroupResource())
+		return fmt.Sprintf("cannot list/watch %s: the CRD %s is not installed", what, k.CRDName())
 	default:
 		return fmt.Sprintf("cannot list/watch %s: %v", what, err)
 	}

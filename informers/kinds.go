@@ -75,6 +75,24 @@ type Kind struct {
 // projected tells whether k is kept as a network-user projection.
 func (k Kind) projected() bool { return len(k.NetworksPath) > 0 }
 
+// Verbs are the cluster-wide permissions watching k takes: list and watch,
+// and get for kinds whose full objects are fetched one by one.
+func (k Kind) Verbs() []string {
+	if k.FullOnDemand {
+		return []string{"get", "list", "watch"}
+	}
+	return []string{"list", "watch"}
+}
+
+// CRDName is the name of the CustomResourceDefinition that serves k, e.g.
+// "vlanconfigs.network.harvesterhci.io"; "" for built-in kinds.
+func (k Kind) CRDName() string {
+	if k.GVR.Group == "" {
+		return ""
+	}
+	return k.GVR.GroupResource().String()
+}
+
 // V14Kinds returns the kinds the Harvester v1.4/v1.5 profile watches; its
 // upstream ClusterRole allows exactly these. One line per kind.
 func V14Kinds() []Kind {
