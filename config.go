@@ -26,11 +26,15 @@ type config struct {
 	GCUser         string
 	Kubeconfig     string
 	WebhookURL     string
-	Version        admission.Version
-	HealthPort     int
-	LRUBytes       int64
-	Profiling      bool
+	// Version is the rule set; zero (auto) detects it from the cluster.
+	Version    admission.Version
+	HealthPort int
+	LRUBytes   int64
+	Profiling  bool
 }
+
+// autoVersion is --harvester-version's default: detect the release.
+const autoVersion = "auto"
 
 // defaultHealthPort sits next to upstream's 8443; the upstream pod uses no
 // other port, so it cannot collide there.
@@ -62,8 +66,9 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 	fs.StringVar(&cfg.WebhookURL, "webhook-url", getenv("WEBHOOK_URL"),
 		"register clientConfig.url <URL>/v1/webhook/... instead of the Service, for runs outside the cluster, e.g. https://127.0.0.1:8443; "+
 			"the serving certificate then also covers the URL's host (env WEBHOOK_URL)")
-	fs.StringVar(&version, "harvester-version", env("HARVESTER_VERSION", admission.DefaultVersion.String()),
-		"Harvester release whose webhook rules to enforce: v1.4, v1.5, v1.6, v1.7, v1.8 or v1.9; newer releases get the v1.9 rules (env HARVESTER_VERSION)")
+	fs.StringVar(&version, "harvester-version", env("HARVESTER_VERSION", autoVersion),
+		"Harvester release whose webhook rules to enforce: auto (read from the cluster at start, see above), v1.4, v1.5, v1.6, v1.7, v1.8 or v1.9; "+
+			"newer releases get the v1.9 rules (env HARVESTER_VERSION)")
 	threadiness := fs.String("threadiness", env("THREADINESS", "5"),
 		"accepted for compatibility with upstream; this webhook has no worker queues (env THREADINESS)")
 	httpsPort := fs.String("https-port", env("WEBHOOK_SERVER_HTTPS_PORT", "8443"),
@@ -82,8 +87,10 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if cfg.Version, err = admission.ParseVersion(version); err != nil {
-		return nil, fmt.Errorf("--harvester-version: %w", err)
+	if !strings.EqualFold(strings.TrimSpace(version), autoVersion) {
+		if cfg.Version, err = admission.ParseVersion(version); err != nil {
+			return nil, fmt.Errorf("--harvester-version: %w (or %s)", err, autoVersion)
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -133,6 +140,22 @@ It keeps its CA and serving certificate in the Secrets
 <namespace>/%[3]s-ca and -tls (reusing upstream's), and registers the
 ValidatingWebhookConfiguration and MutatingWebhookConfiguration %[3]s
 once its caches have synced.
+
+The rule set follows --harvester-version. With auto, the default, it is read
+from the cluster once at start, before any cache is filled: the upstream chart
+of each release grants its webhook a ClusterRole with the kinds that release
+reads, so SelfSubjectAccessReviews and the CRDs installed give the release line
+
+  the role may also watch                      with the CRD installed                      rules
+  nothing more (v1.4), virtualmachines (v1.5)  -                                           v1.4 (= v1.5)
+  virtualmachines, kube-ovn subnets and vpcs   virtualmachines.kubevirt.io                 v1.7
+  all those and hostnetworkconfigs             hostnetworkconfigs.network.harvesterhci.io  v1.9
+
+and the newest revision of the Helm release "harvester" in the namespace, if
+readable, names the release within the line (v1.6 or v1.7; v1.8 or v1.9).
+Never a rule set the role cannot serve: if the API server refuses the
+questions, the oldest (v1.4) is used. The choice and its evidence are logged
+and shown on /readyz and /metrics; set HARVESTER_VERSION to pin it.
 
 Every flag can also be set through the environment variable named in its help;
 a flag given on the command line wins.

@@ -20,7 +20,7 @@ func TestConfigDefaultsAreUpstreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPSPort != 8443 || cfg.HealthPort != defaultHealthPort || cfg.Version != admission.V1_9 ||
+	if cfg.HTTPSPort != 8443 || cfg.HealthPort != defaultHealthPort || cfg.Version != 0 || cfg.versionName() != "auto" ||
 		cfg.ControllerUser != "system:serviceaccount:harvester-system:harvester-network-controller" || cfg.Threadiness != 5 || cfg.Profiling {
 		t.Errorf("defaults %+v", cfg)
 	}
@@ -37,9 +37,27 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	}
 }
 
+func TestVersionAutoDetects(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want admission.Version
+	}{
+		{args: []string{"--harvester-version", "auto"}, env: "v1.4", want: 0},
+		{args: []string{"--harvester-version", "v1.8"}, env: "auto", want: admission.V1_8},
+		{env: "AUTO", want: 0},
+		{env: "v1.5.2", want: admission.V1_5},
+	} {
+		cfg, err := parseConfig(tc.args, envOf(map[string]string{"HARVESTER_VERSION": tc.env}), io.Discard)
+		if err != nil || cfg.Version != tc.want {
+			t.Errorf("%q with HARVESTER_VERSION=%s: %+v, %v; want version %d", tc.args, tc.env, cfg, err, tc.want)
+		}
+	}
+}
+
 func TestBadConfigurationIsAClearError(t *testing.T) {
 	for args, want := range map[string]string{
-		"--harvester-version v2.0":            "accepted values are v1.4, v1.5, v1.6, v1.7, v1.8, v1.9",
+		"--harvester-version v2.0":            "accepted values are v1.4, v1.5, v1.6, v1.7, v1.8, v1.9 (or auto)",
 		"--https-port 0":                      "--https-port",
 		"--health-port 8443":                  "are both 8443",
 		"--lru-bytes -1":                      "--lru-bytes",
@@ -65,7 +83,8 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: error %v, want flag.ErrHelp", err)
 	}
 	for _, flag := range []string{"loglevel", "threadiness", "https-port", "namespace", "controller-user", "gc-user",
-		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "profiling", "LOGLEVEL", "HARVESTER_VERSION"} {
+		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "profiling", "LOGLEVEL", "HARVESTER_VERSION",
+		"SelfSubjectAccessReviews", "hostnetworkconfigs.network.harvesterhci.io", `Helm release "harvester"`} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("--help does not mention %s", flag)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -15,16 +16,22 @@ import (
 	"github.com/lowmem/harvester-network-webhook/informers"
 )
 
-// readiness is what /readyz reports on.
+// readiness is what /readyz reports on. The rule set and the informers are
+// set once chosen and started.
 type readiness struct {
-	informers  *informers.Informers
+	rules      atomic.Pointer[ruleSet]
+	informers  atomic.Pointer[informers.Informers]
 	certLoaded atomic.Bool
 	registered atomic.Bool
 }
 
 // check returns why the webhook cannot answer correctly yet, or nil.
 func (r *readiness) check() error {
-	if err := r.informers.Ready(); err != nil {
+	inf := r.informers.Load()
+	if inf == nil {
+		return errors.New("choosing the Harvester rule set")
+	}
+	if err := inf.Ready(); err != nil {
 		return err
 	}
 	if !r.certLoaded.Load() {
@@ -42,14 +49,18 @@ func healthHandler(state *readiness, m *metrics, profiling bool) http.Handler {
 	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		code, msg := http.StatusOK, "ok\n"
 		if err := state.check(); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		msg := "ok\n"
-		if !state.registered.Load() {
+			code, msg = http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n"
+		} else if !state.registered.Load() {
 			msg = "ok (webhook configurations not registered yet)\n"
 		}
+		if rules := state.rules.Load(); rules != nil {
+			msg += "rules: " + rules.String() + "\n"
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(code)
 		_, _ = w.Write([]byte(msg))
 	})
 	r.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
@@ -62,9 +73,10 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	profile  *prometheus.GaugeVec
 }
 
-func newMetrics(inf *informers.Informers) *metrics {
+func newMetrics(state *readiness) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -76,12 +88,21 @@ func newMetrics(inf *informers.Informers) *metrics {
 			Help:    "Time to answer an admission review, from the request read to the response written.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1},
 		}, []string{"webhook"}),
+		profile: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "harvester_network_webhook_profile_info",
+			Help: "The Harvester rule set in use (1), by version and by source: configured, detected, or fallback when the cluster could not be asked.",
+		}, []string{"version", "source"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency,
+	m.registry.MustRegister(m.requests, m.latency, m.profile,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsAll)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		cacheCollector{inf: inf})
+		cacheCollector{state: state})
 	return m
+}
+
+// setRules publishes the rule set chosen.
+func (m *metrics) setRules(r ruleSet) {
+	m.profile.WithLabelValues(r.version.String(), r.source).Set(1)
 }
 
 // Observe implements admission.Recorder.
@@ -90,8 +111,9 @@ func (m *metrics) Observe(webhook, kind, operation, result string, d time.Durati
 	m.latency.WithLabelValues(webhook).Observe(d.Seconds())
 }
 
-// cacheCollector reports the informer and LRU figures when scraped.
-type cacheCollector struct{ inf *informers.Informers }
+// cacheCollector reports the informer and LRU figures when scraped, once
+// the informers exist.
+type cacheCollector struct{ state *readiness }
 
 var (
 	objectsDesc = prometheus.NewDesc("harvester_network_webhook_cached_objects",
@@ -113,10 +135,14 @@ func (c cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	for kind, n := range c.inf.Counts() {
+	inf := c.state.informers.Load()
+	if inf == nil {
+		return
+	}
+	for kind, n := range inf.Counts() {
 		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), kind)
 	}
-	s := c.inf.CacheStats()
+	s := inf.CacheStats()
 	ch <- prometheus.MustNewConstMetric(lruBytesDesc, prometheus.GaugeValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(lruEntriesDesc, prometheus.GaugeValue, float64(s.Entries))
 	ch <- prometheus.MustNewConstMetric(lruLookupsDesc, prometheus.CounterValue, float64(s.Hits), "hit")

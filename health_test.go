@@ -3,15 +3,18 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/lowmem/harvester-network-webhook/admission"
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
 
 func TestProfilingIsOptIn(t *testing.T) {
-	store := informerstest.NewStore(t)
+	state := &readiness{}
+	state.informers.Store(informerstest.NewStore(t))
 	for _, profiling := range []bool{false, true} {
-		h := healthHandler(&readiness{informers: store}, newMetrics(store), profiling)
+		h := healthHandler(state, newMetrics(state), profiling)
 		for path, want := range map[string]int{"/healthz": http.StatusOK, "/debug/pprof/heap": http.StatusNotFound} {
 			if profiling && path == "/debug/pprof/heap" {
 				want = http.StatusOK
@@ -22,5 +25,53 @@ func TestProfilingIsOptIn(t *testing.T) {
 				t.Errorf("profiling=%v: GET %s = %d, want %d", profiling, path, rec.Code, want)
 			}
 		}
+	}
+}
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// /readyz and /metrics say which rule set is in use, and /readyz says when
+// it is still being chosen.
+func TestTheRuleSetIsReported(t *testing.T) {
+	state := &readiness{}
+	m := newMetrics(state)
+	h := healthHandler(state, m, false)
+	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: choosing the Harvester rule set\n" {
+		t.Errorf("before the choice: /readyz = %d %q", code, body)
+	}
+	if _, body := get(t, h, "/metrics"); strings.Contains(body, "harvester_network_webhook_profile_info{") ||
+		strings.Contains(body, "harvester_network_webhook_cached_objects") {
+		t.Errorf("before the choice, /metrics has a rule set or caches:\n%s", body)
+	}
+
+	rules := ruleSet{version: admission.V1_7, source: "detected", detail: "Harvester v1.6 or v1.7"}
+	state.rules.Store(&rules)
+	m.setRules(rules)
+	state.informers.Store(informerstest.NewStore(t))
+	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable ||
+		body != "not ready: serving certificate not loaded yet\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
+		t.Errorf("without a certificate: /readyz = %d %q", code, body)
+	}
+	state.certLoaded.Store(true)
+	if code, body := get(t, h, "/readyz"); code != http.StatusOK ||
+		body != "ok (webhook configurations not registered yet)\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
+		t.Errorf("ready: /readyz = %d %q", code, body)
+	}
+	_, body := get(t, h, "/metrics")
+	for _, want := range []string{
+		`harvester_network_webhook_profile_info{source="detected",version="v1.7"} 1`,
+		`harvester_network_webhook_cached_objects{kind="VlanConfig"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if got := (ruleSet{version: admission.V1_9, source: "configured"}).String(); got != "v1.9 (configured)" {
+		t.Errorf("a configured rule set reads %q", got)
 	}
 }

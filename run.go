@@ -26,7 +26,9 @@ import (
 // the API server gives up on a webhook after 10 s anyway.
 const shutdownGrace = 10 * time.Second
 
-// run serves until ctx is cancelled or a server fails.
+// run serves until ctx is cancelled or a server fails. The health port
+// answers from the start; admission starts once the rule set is chosen and
+// the caches have synced.
 func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	restCfg, err := restConfig(cfg.Kubeconfig)
 	if err != nil {
@@ -37,7 +39,32 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	kinds, watchKubeOVN := informers.KindsFor(int(cfg.Version))
+	log.Info("starting harvester-network-webhook", zap.String("harvesterVersion", cfg.versionName()),
+		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort))
+
+	g, ctx := errgroup.WithContext(ctx)
+	state := &readiness{}
+	metrics := newMetrics(state)
+	if cfg.HealthPort != 0 {
+		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics, cfg.Profiling), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error { return serve(ctx, health, nil, log) })
+	}
+	g.Go(func() error {
+		rules, err := chooseRules(ctx, cfg, clients, log)
+		if err != nil {
+			return err
+		}
+		state.rules.Store(&rules)
+		metrics.setRules(rules)
+		return watchAndAdmit(ctx, cfg, rules.version, clients, restCfg, state, metrics, log)
+	})
+	return g.Wait()
+}
+
+// watchAndAdmit starts the informers of the rule set's kinds and admits.
+func watchAndAdmit(ctx context.Context, cfg *config, version admission.Version, clients *clientSet, restCfg *rest.Config,
+	state *readiness, metrics *metrics, log *zap.Logger) error {
+	kinds, watchKubeOVN := informers.KindsFor(int(version))
 	inf, err := informers.New(informers.Config{
 		Metadata: clients.metadata, Dynamic: clients.dynamic, REST: restCfg, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
 		Kinds: kinds, WatchKubeOVN: watchKubeOVN,
@@ -56,22 +83,10 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 		default:
 		}
 	})
-	profile := admission.Profile{Version: cfg.Version, ControllerUser: cfg.ControllerUser}
-	log.Info("starting harvester-network-webhook", zap.Stringer("harvesterVersion", cfg.Version),
-		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort))
-
-	g, ctx := errgroup.WithContext(ctx)
 	inf.Start(ctx)
-	state := &readiness{informers: inf}
-	metrics := newMetrics(inf)
-	if cfg.HealthPort != 0 {
-		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics, cfg.Profiling), ReadHeaderTimeout: 10 * time.Second}
-		g.Go(func() error { return serve(ctx, health, nil, log) })
-	}
-	g.Go(func() error {
-		return admit(ctx, cfg, profile, clients, inf, state, metrics, kubeOVNChanged, log)
-	})
-	return g.Wait()
+	state.informers.Store(inf)
+	profile := admission.Profile{Version: version, ControllerUser: cfg.ControllerUser}
+	return admit(ctx, cfg, profile, clients, inf, state, metrics, kubeOVNChanged, log)
 }
 
 // admit waits for the certificate and the caches, listens, and only then

@@ -25,9 +25,6 @@ const (
 // known: upstream master (v1.9) behaviour.
 const newestVersion = V1_9
 
-// DefaultVersion is the profile used when none is configured.
-const DefaultVersion = V1_9
-
 var supportedVersions = []Version{V1_4, V1_5, V1_6, V1_7, V1_8, V1_9}
 
 func (v Version) String() string { return fmt.Sprintf("v1.%d", int(v)) }

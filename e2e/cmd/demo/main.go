@@ -7,10 +7,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
@@ -28,7 +31,7 @@ func run() error {
 	binary := flag.String("webhook-bin", "bin/harvester-network-webhook", "webhook binary to run")
 	binDir := flag.String("bin-dir", "bin", "directory holding etcd, kube-apiserver and kubectl")
 	manifests := flag.String("manifests", "manifests", "directory holding crds/ and examples/")
-	version := flag.String("harvester-version", "v1.9", "Harvester version whose rules the webhook enforces")
+	version := flag.String("harvester-version", "auto", "Harvester version whose rules the webhook enforces; auto reads it from the cluster")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +76,7 @@ func run() error {
 	kubectl := filepath.Join(*binDir, "kubectl")
 	fmt.Printf(`
 The webhook serves %s and is registered with the API server.
+  %s
   kubeconfig: %s
   health:     http://127.0.0.1:%d/readyz  and  /metrics
 
@@ -83,7 +87,7 @@ or delete a NAD that a running VM uses:
   %s --kubeconfig %s -n demo delete network-attachment-definitions vlan100
 
 Press Ctrl-C to stop everything.
-`, wh.URL, cp.Kubeconfig, wh.HealthPort, kubectl, cp.Kubeconfig, filepath.Join(*manifests, "examples", "denied"), kubectl, cp.Kubeconfig)
+`, wh.URL, rules(ctx, wh), cp.Kubeconfig, wh.HealthPort, kubectl, cp.Kubeconfig, filepath.Join(*manifests, "examples", "denied"), kubectl, cp.Kubeconfig)
 
 	select {
 	case <-ctx.Done():
@@ -117,4 +121,25 @@ func applyExamples(ctx context.Context, client *harness.Client, dir string) erro
 		}
 	}
 	return nil
+}
+
+// rules returns the "rules: …" line of the webhook's /readyz: the rule set
+// it chose and why.
+func rules(ctx context.Context, wh *harness.Webhook) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, wh.HealthURL()+"/readyz", nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "rules: ") {
+			return line
+		}
+	}
+	return "rules: not reported"
 }
