@@ -19,6 +19,7 @@ type auditEvent struct {
 	} `json:"user"`
 	ObjectRef *struct {
 		Resource    string `json:"resource"`
+		Name        string `json:"name"`
 		APIGroup    string `json:"apiGroup"`
 		Subresource string `json:"subresource"`
 	} `json:"objectRef"`
@@ -102,6 +103,24 @@ func summary(events []auditEvent) string {
 		return "none"
 	}
 	return strings.Join(lines, "; ")
+}
+
+// detection returns the calls of the release detection: access reviews,
+// CRD GETs and the Helm release's Secrets.
+func detection(events []auditEvent) []auditEvent {
+	var out []auditEvent
+	for _, e := range events {
+		if e.ObjectRef == nil {
+			continue
+		}
+		switch r := e.ObjectRef; {
+		case r.Resource == "selfsubjectaccessreviews",
+			r.Resource == "customresourcedefinitions" && e.Verb == "get",
+			r.Resource == "secrets" && (e.Verb == "list" || strings.HasPrefix(r.Name, "sh.helm.release.")):
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // forbidden returns the calls the API server refused for lack of permission.

@@ -1,7 +1,8 @@
 // Package dropin runs the webhook as the upstream chart does: under the
 // upstream ClusterRole of its release (e2e/testdata) and with only NAMESPACE
-// (and HARVESTER_VERSION for the profile) in its environment. Each test has
-// its own control plane, whose audit log counts the webhook's API calls.
+// in its environment (HARVESTER_VERSION where a test pins the rule set).
+// Each test has its own control plane, whose audit log counts the webhook's
+// API calls.
 //
 // Unlike the chart, the ports and the registration URL are flags: the tests
 // run in parallel on one machine, and no Service routes to the process.
@@ -143,8 +144,8 @@ func (c *cluster) applyRole(t *testing.T, file string, edit func([]any) []any) {
 	}
 }
 
-// webhookEnv is the environment the chart gives the container, plus the
-// profile.
+// webhookEnv is the environment the chart gives the container, plus a
+// pinned rule set.
 func webhookEnv(version string) []string {
 	return []string{"NAMESPACE=" + namespace, "HARVESTER_VERSION=" + version}
 }

@@ -2,6 +2,7 @@ package dropin
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,16 +14,43 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/lowmem/harvester-network-webhook/detect/detecttest"
 	"github.com/lowmem/harvester-network-webhook/e2e/harness"
 )
 
-// profiles are the oldest and newest rule sets, each under the upstream
-// ClusterRole of its release.
-var profiles = []struct{ version, role, badVLAN string }{
-	{"v1.4", "clusterrole-v1.4.yaml", "could not create nad tenant/vlan5000 because VLAN ID must >=0 and <=4094"},
-	{"v1.9", "clusterrole-master.yaml", "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]"},
+// releases are clusters as each Harvester release line leaves them: its
+// upstream ClusterRole and its CRDs (hostnetworkconfigs only from v1.8).
+// The webhook runs in each with nothing but NAMESPACE set, once per run,
+// each run after writing its Helm release "harvester" (if any), and must
+// choose that cluster's rules: rules is what /readyz says; the answers to a
+// NAD with VLAN 5000 and to one with a trunk item lacking minID (checked
+// from v1.7 on) tell the rule sets apart.
+var releases = []struct {
+	name, role string
+	hnc        bool // the HostNetworkConfig CRD is installed
+	runs       []release
+}{
+	{name: "v1.4", role: "clusterrole-v1.4.yaml", runs: []release{{rules: "v1.4 (detected: Harvester v1.4 or v1.5)",
+		badVLAN: "could not create nad tenant/vlan5000 because VLAN ID must >=0 and <=4094"}}},
+	{name: "v1.6", role: "clusterrole-v1.6.yaml", runs: []release{{rules: "v1.7 (detected: Harvester v1.6 or v1.7)",
+		badVLAN:  "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]",
+		badTrunk: "can't create nad tenant/trunk because minID and maxID should be configured simultaneously, minID is missing",
+	}, {chart: "1.6.1", rules: "v1.6 (detected: Harvester v1.6)",
+		badVLAN: "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]"}}},
+	{name: "master", role: "clusterrole-master.yaml", hnc: true, runs: []release{{rules: "v1.9 (detected: Harvester v1.8 or later)",
+		badVLAN:  "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]",
+		badTrunk: "can't create nad tenant/trunk because minID and maxID should be configured simultaneously, minID is missing"}}},
+}
+
+// release is one run of the webhook and the answers it must give.
+type release struct {
+	chart    string // the Helm release's chart version; "": none
+	rules    string
+	badVLAN  string
+	badTrunk string // "": admitted
 }
 
 // network is what a valid NAD needs: a ready cluster network with a
@@ -54,9 +82,16 @@ metadata: {name: tenant}
 `
 
 func nad(name string, vlan int) string {
+	return nadWith(name, fmt.Sprintf(`\"vlan\":%d`, vlan))
+}
+
+// trunkNAD is a NAD with a trunk item that has a maxID and no minID.
+func trunkNAD() string { return nadWith("trunk", `\"vlanTrunk\":[{\"maxID\":200}]`) }
+
+func nadWith(name, vlan string) string {
 	return fmt.Sprintf(`{"apiVersion":"k8s.cni.cncf.io/v1","kind":"NetworkAttachmentDefinition",
 "metadata":{"name":%q,"namespace":"tenant"},
-"spec":{"config":"{\"cniVersion\":\"0.3.1\",\"name\":\"%s\",\"type\":\"bridge\",\"bridge\":\"data-br\",\"promiscMode\":true,\"vlan\":%d,\"ipam\":{}}"}}`,
+"spec":{"config":"{\"cniVersion\":\"0.3.1\",\"name\":\"%s\",\"type\":\"bridge\",\"bridge\":\"data-br\",\"promiscMode\":true,%s,\"ipam\":{}}"}}`,
 		name, name, vlan)
 }
 
@@ -95,82 +130,118 @@ func waitFor(t *testing.T, timeout time.Duration, what string, check func() erro
 	}
 }
 
-// TestUpstreamRoleSuffices runs each profile under its release's upstream
-// ClusterRole with the chart's environment: it registers, denies a bad NAD
-// with upstream's message and admits a valid one, and the API server refuses
-// none of its calls. The calls at start and per request are logged.
+// TestUpstreamRoleSuffices swaps the image under each release's upstream
+// chart, changing nothing else: the webhook detects the release, registers,
+// answers with that release's rules through the API server, and the API
+// server refuses none of its calls. The calls at start (the detection's
+// among them) and per request are logged.
 func TestUpstreamRoleSuffices(t *testing.T) {
-	for _, p := range profiles {
-		t.Run(p.version, func(t *testing.T) {
+	for _, r := range releases {
+		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
-			c := newCluster(t, p.role, nil)
+			c := newCluster(t, r.role, nil)
+			if !r.hnc {
+				c.deleteCRD(t, "network.harvesterhci.io_hostnetworkconfigs.yaml")
+			}
 			c.apply(t, network)
-			ctx := t.Context()
-			w, err := harness.StartWebhook(ctx, harness.WebhookOptions{
-				Binary: binary, Kubeconfig: c.kubeconfig(t), Env: webhookEnv(p.version),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := w.Stop(); err != nil {
-					t.Error(err)
+			for n, run := range r.runs {
+				if run.chart != "" {
+					c.apply(t, helmRelease(n+1, run.chart))
 				}
-				if t.Failed() {
-					t.Logf("webhook log:\n%s", w.Logs())
-				}
-			})
-			if err := harness.WaitAdmitting(ctx, c.client, "tenant"); err != nil {
-				t.Fatal(err)
-			}
-			// Later registrations (kube-ovn's rule) and watch set-ups settle.
-			time.Sleep(2 * time.Second)
-			start := c.webhookCalls(t)
-			t.Logf("%s: API calls until admitting (incl. one probe review): %d: %s", p.version, len(start), summary(start))
-
-			_, err = c.client.DryRunCreate(ctx, harness.MustObject(nad("vlan5000", 5000)))
-			if err := harness.WantDenied(err, p.badVLAN); err != nil {
-				t.Error(err)
-			}
-			denied := c.webhookCalls(t)
-			t.Logf("%s: API calls for a denied NAD create: %s", p.version, summary(denied[len(start):]))
-
-			valid := harness.MustObject(nad("vlan10", 10))
-			if _, err := c.client.Create(ctx, valid); err != nil {
-				t.Errorf("valid NAD: %v", err)
-			}
-			created := c.webhookCalls(t)
-			t.Logf("%s: API calls for an admitted NAD create: %s", p.version, summary(created[len(denied):]))
-
-			if _, err := c.client.DryRunCreate(ctx, harness.MustObject(nad("vlan11", 11))); err != nil {
-				t.Errorf("valid NAD: %v", err)
-			}
-			again := c.webhookCalls(t)
-			t.Logf("%s: API calls for a second admitted NAD create: %s", p.version, summary(again[len(created):]))
-			created = again
-
-			if err := c.client.Delete(ctx, valid); err != nil {
-				t.Errorf("delete the valid NAD: %v", err)
-			}
-			deleted := c.webhookCalls(t)
-			t.Logf("%s: API calls for an admitted NAD delete: %s", p.version, summary(deleted[len(created):]))
-
-			if f := forbidden(deleted); len(f) > 0 {
-				t.Errorf("the upstream ClusterRole does not allow: %v", f)
-			}
-			code, body := readyz(ctx, w.HealthPort)
-			if code != http.StatusOK || strings.Contains(body, "not registered") {
-				t.Errorf("/readyz = %d %q, want 200 ok", code, body)
+				c.swapImage(t, run)
 			}
 		})
 	}
 }
 
+// swapImage runs the webhook with only NAMESPACE set, checks its answers
+// and stops it.
+func (c *cluster) swapImage(t *testing.T, r release) {
+	ctx := t.Context()
+	before := len(c.webhookCalls(t))
+	w, err := harness.StartWebhook(ctx, harness.WebhookOptions{
+		Binary: binary, Kubeconfig: c.kubeconfig(t), Env: []string{"NAMESPACE=" + namespace},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := w.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("webhook log:\n%s", w.Logs())
+		}
+	}()
+	if err := harness.WaitAdmitting(ctx, c.client, "tenant"); err != nil {
+		t.Fatal(err)
+	}
+	// Later registrations (kube-ovn's rule) and watch set-ups settle.
+	time.Sleep(2 * time.Second)
+	start := c.webhookCalls(t)
+	t.Logf("rules %s: API calls until admitting (incl. one probe review): %d: %s", r.rules, len(start)-before, summary(start[before:]))
+	t.Logf("rules %s: of which the detection: %s", r.rules, summary(detection(start[before:])))
+
+	if code, body := readyz(ctx, w.HealthPort); code != http.StatusOK || !strings.Contains(body, "rules: "+r.rules+"\n") {
+		t.Errorf("/readyz = %d %q, want 200 with rules: %s", code, body, r.rules)
+	}
+	if !strings.Contains(w.Logs(), `"msg":"Harvester release detected"`) {
+		t.Error("the detection is not logged")
+	}
+	_, err = c.client.DryRunCreate(ctx, harness.MustObject(nad("vlan5000", 5000)))
+	if err := harness.WantDenied(err, r.badVLAN); err != nil {
+		t.Error(err)
+	}
+	_, err = c.client.DryRunCreate(ctx, harness.MustObject(trunkNAD()))
+	if r.badTrunk == "" && err != nil {
+		t.Errorf("trunk NAD: %v, want it admitted", err)
+	}
+	if r.badTrunk != "" {
+		if err := harness.WantDenied(err, r.badTrunk); err != nil {
+			t.Errorf("trunk NAD: %v", err)
+		}
+	}
+	denied := c.webhookCalls(t)
+	t.Logf("rules %s: API calls for the VLAN 5000 and trunk NAD creates: %s", r.rules, summary(denied[len(start):]))
+
+	valid := harness.MustObject(nad("vlan10", 10))
+	if _, err := c.client.Create(ctx, valid); err != nil {
+		t.Errorf("valid NAD: %v", err)
+	}
+	created := c.webhookCalls(t)
+	t.Logf("rules %s: API calls for an admitted NAD create: %s", r.rules, summary(created[len(denied):]))
+
+	if _, err := c.client.DryRunCreate(ctx, harness.MustObject(nad("vlan11", 11))); err != nil {
+		t.Errorf("valid NAD: %v", err)
+	}
+	again := c.webhookCalls(t)
+	t.Logf("rules %s: API calls for a second admitted NAD create: %s", r.rules, summary(again[len(created):]))
+
+	if err := c.client.Delete(ctx, valid); err != nil {
+		t.Errorf("delete the valid NAD: %v", err)
+	}
+	deleted := c.webhookCalls(t)
+	t.Logf("rules %s: API calls for an admitted NAD delete: %s", r.rules, summary(deleted[len(again):]))
+	if f := forbidden(deleted[before:]); len(f) > 0 {
+		t.Errorf("the upstream ClusterRole does not allow: %v", f)
+	}
+}
+
+// helmRelease is revision rev of the Helm release "harvester" at chart
+// version chart, as Helm's Secret storage writes it.
+func helmRelease(rev int, chart string) string {
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","type":"helm.sh/release.v1",
+"metadata":{"name":"sh.helm.release.v1.harvester.v%d","namespace":%q,
+"labels":{"owner":"helm","name":"harvester","status":"deployed","version":"%d"}},
+"data":{"release":%q}}`, rev, namespace, rev, base64.StdEncoding.EncodeToString(detecttest.ReleaseData(chart)))
+}
+
 // TestMissingPermissionIsReported runs each profile under a role that lacks
 // some of its kinds: v1.4 without the watch verb on vlanconfigs (client-go
 // then fills the cache from a LIST, but the webhook must not count it ready
-// without a watch), and the default v1.9 profile under release-v1.4's role,
-// which lacks virtualmachines, hostnetworkconfigs and kube-ovn. The webhook
+// without a watch), and the v1.9 profile, pinned by HARVESTER_VERSION, under
+// release-v1.4's role, which lacks virtualmachines, hostnetworkconfigs and
+// kube-ovn. The webhook
 // says so once per kind in its log and in /readyz, registers nothing, and
 // recovers by itself once the upstream role of its release is applied.
 func TestMissingPermissionIsReported(t *testing.T) {
@@ -206,7 +277,8 @@ func TestMissingPermissionIsReported(t *testing.T) {
 					if !strings.Contains(w.Logs(), reason) {
 						return fmt.Errorf("log has no %q", reason)
 					}
-					if code != http.StatusServiceUnavailable || !strings.Contains(body, kind+" ("+reason+")") {
+					if code != http.StatusServiceUnavailable || !strings.Contains(body, kind+" ("+reason+")") ||
+						!strings.Contains(body, "rules: "+tc.version+" (configured)") {
 						return fmt.Errorf("/readyz = %d %q, want 503 naming %s (%s)", code, body, kind, reason)
 					}
 				}
@@ -269,24 +341,7 @@ func TestMissingCRDIsReported(t *testing.T) {
 		"the CRD hostnetworkconfigs.network.harvesterhci.io is not installed"
 	c := newCluster(t, "clusterrole-master.yaml", nil)
 	ctx := t.Context()
-	crdFile := filepath.Join(repoRoot, "manifests", "crds", "network.harvesterhci.io_hostnetworkconfigs.yaml")
-	b, err := os.ReadFile(crdFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crds, err := harness.Decode(b)
-	if err != nil || len(crds) != 1 {
-		t.Fatalf("%s: %d objects, %v", crdFile, len(crds), err)
-	}
-	if err := c.client.Delete(ctx, crds[0]); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "the CRD deleted", func() error {
-		if _, err := c.client.Get(ctx, crds[0]); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("get: %w", err)
-		}
-		return nil
-	})
+	crd := c.deleteCRD(t, "network.harvesterhci.io_hostnetworkconfigs.yaml")
 	w := startProcess(t, c.kubeconfig(t), webhookEnv("v1.9"))
 
 	waitFor(t, 30*time.Second, "the missing CRD reported", func() error {
@@ -302,8 +357,8 @@ func TestMissingCRDIsReported(t *testing.T) {
 		t.Errorf("webhook configurations registered = %v (%v) while a cache cannot sync", ok, err)
 	}
 
-	crds[0].SetResourceVersion("")
-	if _, err := c.client.Create(ctx, crds[0]); err != nil {
+	crd.SetResourceVersion("")
+	if _, err := c.client.Create(ctx, crd); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 90*time.Second, "ready after the CRD is installed", func() error {
@@ -316,4 +371,29 @@ func TestMissingCRDIsReported(t *testing.T) {
 	if err := harness.WaitAdmitting(ctx, c.client, "tenant"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// deleteCRD deletes the CRD of manifests/crds/file, waits until it is gone,
+// and returns it.
+func (c *cluster) deleteCRD(t *testing.T, file string) *unstructured.Unstructured {
+	t.Helper()
+	ctx := t.Context()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "manifests", "crds", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds, err := harness.Decode(b)
+	if err != nil || len(crds) != 1 {
+		t.Fatalf("%s: %d objects, %v", file, len(crds), err)
+	}
+	if err := c.client.Delete(ctx, crds[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the CRD deleted", func() error {
+		if _, err := c.client.Get(ctx, crds[0]); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("get: %w", err)
+		}
+		return nil
+	})
+	return crds[0]
 }
