@@ -48,15 +48,17 @@ var (
 )
 
 // Allowed implements Cluster with a SelfSubjectAccessReview.
-func (a APICluster) Allowed(ctx context.Context, verb string, resource schema.GroupResource) (bool, error) {
+func (a APICluster) Allowed(ctx context.Context, verb string, resource schema.GroupResource, name string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, askTimeout)
 	defer cancel()
+	attrs := map[string]any{"verb": verb, "group": resource.Group, "resource": resource.Resource}
+	if name != "" {
+		attrs["name"] = name
+	}
 	review := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "authorization.k8s.io/v1",
 		"kind":       "SelfSubjectAccessReview",
-		"spec": map[string]any{"resourceAttributes": map[string]any{
-			"verb": verb, "group": resource.Group, "resource": resource.Resource,
-		}},
+		"spec":       map[string]any{"resourceAttributes": attrs},
 	}}
 	answer, err := a.Dynamic.Resource(accessReviewsGVR).Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {

@@ -33,7 +33,11 @@ func reviewer(granted map[string]bool) *dynamicfake.FakeDynamicClient {
 		if gr.Resource == "undecided" {
 			return true, review, nil
 		}
-		if err := unstructured.SetNestedField(review.Object, granted[attrs["verb"]+" "+gr.String()], "status", "allowed"); err != nil {
+		what := attrs["verb"] + " " + gr.String()
+		if attrs["name"] != "" {
+			what += " named " + attrs["name"]
+		}
+		if err := unstructured.SetNestedField(review.Object, granted[what], "status", "allowed"); err != nil {
 			return true, nil, err
 		}
 		return true, review, nil
@@ -42,22 +46,29 @@ func reviewer(granted map[string]bool) *dynamicfake.FakeDynamicClient {
 }
 
 func TestAPIClusterAsksAccessReviews(t *testing.T) {
-	c := APICluster{Dynamic: reviewer(map[string]bool{"list virtualmachines.kubevirt.io": true})}
+	c := APICluster{Dynamic: reviewer(map[string]bool{
+		"list virtualmachines.kubevirt.io":                                              true,
+		"watch customresourcedefinitions.apiextensions.k8s.io named subnets.kubeovn.io": true,
+	})}
+	crds := schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
 	for _, tc := range []struct {
 		verb string
 		gr   schema.GroupResource
+		name string
 		want bool
 	}{
-		{"list", schema.GroupResource{Group: "kubevirt.io", Resource: "virtualmachines"}, true},
-		{"watch", schema.GroupResource{Group: "kubevirt.io", Resource: "virtualmachines"}, false},
-		{"list", schema.GroupResource{Group: "kubeovn.io", Resource: "subnets"}, false},
+		{"list", schema.GroupResource{Group: "kubevirt.io", Resource: "virtualmachines"}, "", true},
+		{"watch", schema.GroupResource{Group: "kubevirt.io", Resource: "virtualmachines"}, "", false},
+		{"list", schema.GroupResource{Group: "kubeovn.io", Resource: "subnets"}, "", false},
+		{"watch", crds, "subnets.kubeovn.io", true},
+		{"watch", crds, "", false},
 	} {
-		got, err := c.Allowed(t.Context(), tc.verb, tc.gr)
+		got, err := c.Allowed(t.Context(), tc.verb, tc.gr, tc.name)
 		if err != nil || got != tc.want {
-			t.Errorf("%s %s: %v, %v; want %v", tc.verb, tc.gr, got, err, tc.want)
+			t.Errorf("%s %s %s: %v, %v; want %v", tc.verb, tc.gr, tc.name, got, err, tc.want)
 		}
 	}
-	if _, err := c.Allowed(t.Context(), "list", schema.GroupResource{Resource: "undecided"}); !errors.Is(err, errNotAnswered) {
+	if _, err := c.Allowed(t.Context(), "list", schema.GroupResource{Resource: "undecided"}, ""); !errors.Is(err, errNotAnswered) {
 		t.Errorf("a review without status: %v, want errNotAnswered", err)
 	}
 }

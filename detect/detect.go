@@ -35,8 +35,9 @@ import (
 // Cluster answers the questions the detection asks.
 type Cluster interface {
 	// Allowed tells whether this process may verb the resource in every
-	// namespace (a SelfSubjectAccessReview).
-	Allowed(ctx context.Context, verb string, resource schema.GroupResource) (bool, error)
+	// namespace, or only the object name if not "" (a
+	// SelfSubjectAccessReview).
+	Allowed(ctx context.Context, verb string, resource schema.GroupResource, name string) (bool, error)
 	// CRDInstalled tells whether the CustomResourceDefinition name exists.
 	CRDInstalled(ctx context.Context, name string) (bool, error)
 	// ChartVersion returns the chart version of the newest revision of the
@@ -84,7 +85,7 @@ var lines = []line{
 func Oldest() Choice { return Choice{Version: lines[0].version, Releases: lines[0].releases} }
 
 // Detect walks the lines from the oldest and stops at the first whose added
-// kinds the role does not permit or whose CRDs are not installed; it asks
+// watches the role does not permit or whose CRDs are not installed; it asks
 // nothing after the first "no". Within the line found, the Helm release's
 // chart version picks the release. A refused question (403, or the review
 // API not served) falls back to the oldest rule set and says so in Refused;
@@ -94,7 +95,7 @@ func Detect(ctx context.Context, c Cluster) (Choice, error) {
 	choice := Oldest()
 	found := lines[0]
 	for _, next := range lines[1:] {
-		ok, err := choice.check(ctx, c, added(found.first, next.first))
+		ok, err := choice.check(ctx, c, needs(found.first, next.first))
 		if err != nil {
 			if refused(err) {
 				fallback := Oldest()
@@ -155,52 +156,73 @@ func chartMinor(v string) (int, bool) {
 	return minor, true
 }
 
-// added returns the kinds release v1.<to> watches and v1.<from> does not.
-func added(from, to int) []informers.Kind {
-	older, _ := informers.KindsFor(from)
+// need is a permission a rule set's watches take, and the CRD they need.
+type need struct {
+	resource schema.GroupResource
+	name     string // only this object (a metadata.name field selector)
+	verbs    []string
+	crd      string // must be installed; "": none
+}
+
+// needs returns what release v1.<to>'s watches take that v1.<from>'s do
+// not: each added kind's verbs and CRD (kube-ovn's CRDs excepted: those
+// kinds follow kube-ovn's presence at run time), and the watch of that
+// presence, the one CRD subnets.kubeovn.io.
+func needs(from, to int) []need {
+	older, olderOVN := informers.KindsFor(from)
 	had := make(map[string]bool, len(older))
 	for _, k := range older {
 		had[k.Name] = true
 	}
-	newer, _ := informers.KindsFor(to)
-	var out []informers.Kind
+	newer, newerOVN := informers.KindsFor(to)
+	var out []need
 	for _, k := range newer {
-		if !had[k.Name] {
-			out = append(out, k)
+		if had[k.Name] {
+			continue
 		}
+		n := need{resource: k.GVR.GroupResource(), verbs: k.Verbs()}
+		if !k.KubeOVN {
+			n.crd = k.CRDName()
+		}
+		out = append(out, n)
+	}
+	if newerOVN && !olderOVN {
+		out = append(out, need{resource: informers.CRDsGVR.GroupResource(), name: informers.KubeOVNCRDName, verbs: []string{"list", "watch"}})
 	}
 	return out
 }
 
-// check tells whether kinds can be watched: every verb permitted, and the
-// CRD installed, except for kube-ovn's, which follow kube-ovn's presence at
-// run time. Each answer is noted as evidence.
-func (ch *Choice) check(ctx context.Context, c Cluster, kinds []informers.Kind) (bool, error) {
-	for _, k := range kinds {
-		for _, verb := range k.Verbs() {
-			what := verb + " " + k.GVR.GroupResource().String()
-			ok, err := c.Allowed(ctx, verb, k.GVR.GroupResource())
+// check tells whether every need is met, stopping at the first that is
+// not; each answer is noted as evidence.
+func (ch *Choice) check(ctx context.Context, c Cluster, needs []need) (bool, error) {
+	for _, n := range needs {
+		what := n.resource.String()
+		if n.name != "" {
+			what += " named " + n.name
+		}
+		for _, verb := range n.verbs {
+			ok, err := c.Allowed(ctx, verb, n.resource, n.name)
 			if err != nil {
-				return false, fmt.Errorf("ask whether it may %s: %w", what, err)
+				return false, fmt.Errorf("ask whether it may %s %s: %w", verb, what, err)
 			}
 			if !ok {
-				ch.Evidence = append(ch.Evidence, what+": forbidden")
+				ch.Evidence = append(ch.Evidence, verb+" "+what+": forbidden")
 				return false, nil
 			}
-			ch.Evidence = append(ch.Evidence, what+": allowed")
+			ch.Evidence = append(ch.Evidence, verb+" "+what+": allowed")
 		}
-		if k.KubeOVN || k.CRDName() == "" {
+		if n.crd == "" {
 			continue
 		}
-		ok, err := c.CRDInstalled(ctx, k.CRDName())
+		ok, err := c.CRDInstalled(ctx, n.crd)
 		if err != nil {
-			return false, fmt.Errorf("get the CRD %s: %w", k.CRDName(), err)
+			return false, fmt.Errorf("get the CRD %s: %w", n.crd, err)
 		}
 		if !ok {
-			ch.Evidence = append(ch.Evidence, "CRD "+k.CRDName()+": not installed")
+			ch.Evidence = append(ch.Evidence, "CRD "+n.crd+": not installed")
 			return false, nil
 		}
-		ch.Evidence = append(ch.Evidence, "CRD "+k.CRDName()+": installed")
+		ch.Evidence = append(ch.Evidence, "CRD "+n.crd+": installed")
 	}
 	return true, nil
 }

@@ -16,7 +16,7 @@ import (
 // cluster answers from a role (resources granted get, list and watch), a
 // set of CRDs and a Helm chart version, and records the questions.
 type cluster struct {
-	granted   map[string]bool // "virtualmachines.kubevirt.io"
+	granted   map[string]bool // "virtualmachines.kubevirt.io", or "… named x" for one object
 	denyVerb  string          // "watch": granted resources lack this verb
 	crds      map[string]bool
 	chart     string
@@ -26,12 +26,16 @@ type cluster struct {
 	questions []string
 }
 
-func (c *cluster) Allowed(_ context.Context, verb string, r schema.GroupResource) (bool, error) {
-	c.questions = append(c.questions, verb+" "+r.String())
+func (c *cluster) Allowed(_ context.Context, verb string, r schema.GroupResource, name string) (bool, error) {
+	what := r.String()
+	if name != "" {
+		what += " named " + name
+	}
+	c.questions = append(c.questions, verb+" "+what)
 	if c.askErr != nil {
 		return false, c.askErr
 	}
-	return c.granted[r.String()] && verb != c.denyVerb, nil
+	return (c.granted[r.String()] || c.granted[what]) && verb != c.denyVerb, nil
 }
 
 func (c *cluster) CRDInstalled(_ context.Context, name string) (bool, error) {
@@ -52,16 +56,22 @@ func set(names ...string) map[string]bool {
 	return m
 }
 
-// The upstream roles' kinds beyond the ones every release grants (spec §6),
-// and the CRDs of each era.
+// The upstream roles' kinds the detection asks about (spec §6), and the CRDs
+// of each era.
 var (
-	roleV14    = set("virtualmachineinstances.kubevirt.io")
-	roleV15    = set("virtualmachineinstances.kubevirt.io", "virtualmachines.kubevirt.io")
-	roleV16    = set("virtualmachineinstances.kubevirt.io", "virtualmachines.kubevirt.io", "subnets.kubeovn.io", "vpcs.kubeovn.io")
-	roleMaster = set("virtualmachineinstances.kubevirt.io", "virtualmachines.kubevirt.io", "subnets.kubeovn.io", "vpcs.kubeovn.io",
+	roleV14    = set("customresourcedefinitions.apiextensions.k8s.io", "virtualmachineinstances.kubevirt.io")
+	roleV15    = set("customresourcedefinitions.apiextensions.k8s.io", "virtualmachineinstances.kubevirt.io", "virtualmachines.kubevirt.io")
+	roleV16    = set("customresourcedefinitions.apiextensions.k8s.io", "virtualmachineinstances.kubevirt.io", "virtualmachines.kubevirt.io", "subnets.kubeovn.io", "vpcs.kubeovn.io")
+	roleMaster = set("customresourcedefinitions.apiextensions.k8s.io", "virtualmachineinstances.kubevirt.io", "virtualmachines.kubevirt.io", "subnets.kubeovn.io", "vpcs.kubeovn.io",
 		"hostnetworkconfigs.network.harvesterhci.io")
-	crdsV17 = set("virtualmachines.kubevirt.io", "virtualmachineinstances.kubevirt.io")
-	crdsV18 = set("virtualmachines.kubevirt.io", "virtualmachineinstances.kubevirt.io", "hostnetworkconfigs.network.harvesterhci.io")
+	// roleNamedCRD grants the kube-ovn CRD by name only, as a
+	// least-privilege role does.
+	roleNamedCRD = set("customresourcedefinitions.apiextensions.k8s.io named subnets.kubeovn.io", "virtualmachines.kubevirt.io",
+		"subnets.kubeovn.io", "vpcs.kubeovn.io", "hostnetworkconfigs.network.harvesterhci.io")
+	// roleNoCRDs is master's without customresourcedefinitions.
+	roleNoCRDs = set("virtualmachines.kubevirt.io", "subnets.kubeovn.io", "vpcs.kubeovn.io", "hostnetworkconfigs.network.harvesterhci.io")
+	crdsV17    = set("virtualmachines.kubevirt.io", "virtualmachineinstances.kubevirt.io")
+	crdsV18    = set("virtualmachines.kubevirt.io", "virtualmachineinstances.kubevirt.io", "hostnetworkconfigs.network.harvesterhci.io")
 )
 
 func TestDetectChoosesTheNewestLineTheRoleAndCRDsAllow(t *testing.T) {
@@ -89,6 +99,10 @@ func TestDetectChoosesTheNewestLineTheRoleAndCRDsAllow(t *testing.T) {
 			want: admission.V1_4, releases: "v1.4 or v1.5", last: "CRD virtualmachines.kubevirt.io: not installed"},
 		{name: "master role without watch", c: cluster{granted: roleMaster, denyVerb: "watch", crds: crdsV18},
 			want: admission.V1_4, releases: "v1.4 or v1.5", last: "watch virtualmachines.kubevirt.io: forbidden"},
+		{name: "the kube-ovn CRD granted by name", c: cluster{granted: roleNamedCRD, crds: crdsV18},
+			want: admission.V1_9, releases: "v1.8 or later", last: "CRD hostnetworkconfigs.network.harvesterhci.io: installed"},
+		{name: "no watch of the kube-ovn CRD", c: cluster{granted: roleNoCRDs, crds: crdsV18},
+			want: admission.V1_4, releases: "v1.4 or v1.5", last: "list customresourcedefinitions.apiextensions.k8s.io named subnets.kubeovn.io: forbidden"},
 		{name: "kube-ovn CRDs are not needed", c: cluster{granted: roleV16, crds: set("virtualmachines.kubevirt.io")},
 			want: admission.V1_7, releases: "v1.6 or v1.7", last: "get hostnetworkconfigs.network.harvesterhci.io: forbidden"},
 		{name: "cannot ask: review forbidden", c: cluster{granted: roleMaster, crds: crdsV18, askErr: forbidden},
@@ -144,6 +158,8 @@ func TestDetectAsksNothingTwiceAndStopsAtTheFirstNo(t *testing.T) {
 		"list virtualmachines.kubevirt.io", "watch virtualmachines.kubevirt.io", "CRD virtualmachines.kubevirt.io",
 		"get subnets.kubeovn.io", "list subnets.kubeovn.io", "watch subnets.kubeovn.io",
 		"list vpcs.kubeovn.io", "watch vpcs.kubeovn.io",
+		"list customresourcedefinitions.apiextensions.k8s.io named subnets.kubeovn.io",
+		"watch customresourcedefinitions.apiextensions.k8s.io named subnets.kubeovn.io",
 		"get hostnetworkconfigs.network.harvesterhci.io", "list hostnetworkconfigs.network.harvesterhci.io",
 		"watch hostnetworkconfigs.network.harvesterhci.io", "CRD hostnetworkconfigs.network.harvesterhci.io",
 		"helm",
