@@ -44,8 +44,8 @@ type parityStatus struct {
 	Message string `json:"message"`
 }
 
-// parityDirs are the recorded corpora, one per upstream line.
-var parityDirs = []string{"v1.4", "v1.9"}
+// parityDirs are the recorded corpora, one per recorded release.
+var parityDirs = []string{"v1.4", "v1.6", "v1.7", "v1.8", "v1.9"}
 
 // upstreamControllerUser is upstream master's --controller-user default.
 const upstreamControllerUser = "system:serviceaccount:harvester-system:harvester-network-controller"
