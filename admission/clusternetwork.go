@@ -98,7 +98,7 @@ func validateClusterNetworkUpdate(ctx context.Context, r *Request, old, cn *v1be
 }
 
 func checkVlanConfigMTUs(ctx context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
-	mtu, err := clusterNetworkMTU(cn.Annotations)
+	mtu, err := clusterNetworkMTU(r.Profile, cn.Annotations)
 	if err != nil {
 		return err
 	}
@@ -119,11 +119,11 @@ func checkVlanConfigMTUs(ctx context.Context, r *Request, cn *v1beta1.ClusterNet
 }
 
 func checkMgmtMTUChange(r *Request, old, cn *v1beta1.ClusterNetwork) error {
-	oldMTU, err := clusterNetworkMTU(old.Annotations)
+	oldMTU, err := clusterNetworkMTU(r.Profile, old.Annotations)
 	if err != nil {
 		return err
 	}
-	newMTU, err := clusterNetworkMTU(cn.Annotations)
+	newMTU, err := clusterNetworkMTU(r.Profile, cn.Annotations)
 	if err != nil {
 		return err
 	}

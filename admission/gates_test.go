@@ -39,6 +39,14 @@ var gateCases = []gateCase{
 	{"V1 deleting VC", "cn-update-deleting-vc-skipped", false, V1_8, "", ""},
 	{"V1 RWX NAD", "cn-update-mgmt-mtu-rwx-nad-by-name", false, V1_8, "", ""},
 
+	// uplink-mtu annotation errors: reworded in v1.8.
+	{"MTU wording", "nad-mutate-create-cn-annotation-not-integer", false, V1_7,
+		`can't create nad default/vlan100 because nad's host cluster network data has invalid MTU annotation network.harvesterhci.io/uplink-mtu/jumbo annotation jumbo value is not an integer, error strconv.Atoi: parsing "jumbo": invalid syntax`, ""},
+	{"MTU wording", "nad-mutate-create-cn-annotation-not-integer", false, V1_8,
+		`can't create nad default/vlan100 because nad's host cluster network data has invalid MTU annotation network.harvesterhci.io/uplink-mtu/jumbo value jumbo is not an integer: strconv.Atoi: parsing "jumbo": invalid syntax`, ""},
+	{"MTU wording", "cn-update-annotation-out-of-range", false, V1_7, "can't update cluster network data because annotation 100 value is not in range [0, 576..9000]", ""},
+	{"MTU wording", "cn-update-annotation-out-of-range", false, V1_8, "can't update cluster network data because value 100 is not in range [0, 576..9000]", ""},
+
 	// NAD mutator create: v1.6 slices the bridge name unchecked, v1.7
 	// validates it.
 	{"M1 bridge", "nad-mutate-create-bridge-no-suffix", false, V1_6, `can't create nad default/x because clusternetworks.network.harvesterhci.io "mgmt-bri" not found`, ""},

@@ -61,7 +61,7 @@ func mutateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttac
 func targetMTU(ctx context.Context, r *Request, cn *informers.ClusterNetwork, vcLabel string) (int, error) {
 	target := defaultMTU
 	if s, ok := cn.Annotations[annotationUplinkMTU]; ok {
-		mtu, err := parseMTU(s)
+		mtu, err := parseMTU(r.Profile, s)
 		if err != nil {
 			return 0, fmt.Errorf("nad's host cluster network %v has invalid MTU annotation %v/%v %w", cn.Name, annotationUplinkMTU, s, err)
 		}

@@ -158,25 +158,30 @@ func equalMTUs(a, b int) bool {
 	return a == b || (a == 0 && b == defaultMTU) || (a == defaultMTU && b == 0)
 }
 
-// parseMTU parses an uplink-mtu annotation value.
-func parseMTU(s string) (int, error) {
+// parseMTU parses an uplink-mtu annotation value. v1.8 reworded both
+// errors ("annotation <v> value is not …" before).
+func parseMTU(p Profile, s string) (int, error) {
 	mtu, err := strconv.Atoi(s)
-	if err != nil {
+	switch {
+	case err != nil && p.atLeast(V1_8):
 		return 0, fmt.Errorf("value %v is not an integer: %w", s, err)
-	}
-	if !isValidMTU(mtu) {
+	case err != nil:
+		return 0, fmt.Errorf("annotation %v value is not an integer, error %w", s, err)
+	case isValidMTU(mtu):
+		return mtu, nil
+	case p.atLeast(V1_8):
 		return 0, fmt.Errorf("value %v is not in range [0, %d..%d]", s, minMTU, maxMTU)
 	}
-	return mtu, nil
+	return 0, fmt.Errorf("annotation %v value is not in range [0, %d..%d]", s, minMTU, maxMTU)
 }
 
 // clusterNetworkMTU parses the uplink-mtu annotation; absent means 1500.
-func clusterNetworkMTU(annotations map[string]string) (int, error) {
+func clusterNetworkMTU(p Profile, annotations map[string]string) (int, error) {
 	s, ok := annotations[annotationUplinkMTU]
 	if !ok {
 		return defaultMTU, nil
 	}
-	return parseMTU(s)
+	return parseMTU(p, s)
 }
 
 func vlanConfigMTU(spec *VlanConfigSpec) int {
