@@ -47,6 +47,19 @@ var gateCases = []gateCase{
 	{"MTU wording", "cn-update-annotation-out-of-range", false, V1_7, "can't update cluster network data because annotation 100 value is not in range [0, 576..9000]", ""},
 	{"MTU wording", "cn-update-annotation-out-of-range", false, V1_8, "can't update cluster network data because value 100 is not in range [0, 576..9000]", ""},
 
+	// NAD config decoding: v1.6's config has no vlanTrunk, its mutator
+	// decodes as v0.5.x's (an empty config is an error, errors are json's),
+	// its validator says "unmarshal config … failed"; v1.7 names the NAD.
+	{"config decode", "nad-mutate-create-empty-config", false, V1_6, "can't create nad default/empty because unexpected end of JSON input", ""},
+	{"config decode", "nad-mutate-create-empty-config", false, V1_7, "can't create nad default/empty because the length of bridge name  is less than 3", ""},
+	{"config decode", "nad-mutate-update-old-invalid-json", false, V1_6, "can't update nad default/vlan100 because unexpected end of JSON input", ""},
+	{"config decode", "nad-mutate-update-old-invalid-json", false, V1_7, "can't update nad default/vlan100 because failed to unmarshal nad default/vlan100 config { unexpected end of JSON input", ""},
+	{"config decode", "nad-update-new-invalid", false, V1_6, "can't update nad default/vlan100 because unmarshal config { failed: unexpected end of JSON input", ""},
+	{"config decode", "nad-update-new-invalid", false, V1_7, "can't update nad default/vlan100 because failed to unmarshal nad default/vlan100 config { unexpected end of JSON input", ""},
+	{"config decode", "nad-mutate-update-trunk-type", false, V1_6, "", ""},
+	{"config decode", "nad-mutate-update-trunk-type", false, V1_7, "",
+		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"data","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanTrunkNetwork"}}]`},
+
 	// NAD mutator create: v1.6 slices the bridge name unchecked, v1.7
 	// validates it.
 	{"M1 bridge", "nad-mutate-create-bridge-no-suffix", false, V1_6, `can't create nad default/x because clusternetworks.network.harvesterhci.io "mgmt-bri" not found`, ""},

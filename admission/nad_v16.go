@@ -12,7 +12,7 @@ import (
 	"github.com/tidwall/sjson"
 	"k8s.io/apimachinery/pkg/labels"
 
-	utilsv16 "github.com/lowmem/harvester-network-webhook/admission/internal/utilsv16"
+	utilsv17 "github.com/lowmem/harvester-network-webhook/admission/internal/utilsv17"
 	cniv1 "github.com/lowmem/harvester-network-webhook/apis/cni/v1"
 	"github.com/lowmem/harvester-network-webhook/informers"
 )
@@ -30,7 +30,7 @@ import (
 
 // mutateNADCreateV16 sets the config's MTU to the cluster network's.
 func mutateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition) ([]PatchOp, error) {
-	conf, err := decodeNADConfig(nad.Namespace, nad.Name, nad.Spec.Config)
+	conf, err := decodeMutatorNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil || isKubeOVN(conf) {
 		return nil, err
 	}
@@ -86,11 +86,11 @@ func mutateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Network
 	if nad.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	oldConf, err := decodeNADConfig(old.Namespace, old.Name, old.Spec.Config)
+	oldConf, err := decodeMutatorNADConfig(r.Profile, old.Namespace, old.Name, old.Spec.Config)
 	if err != nil {
 		return nil, err
 	}
-	newConf, err := decodeNADConfig(nad.Namespace, nad.Name, nad.Spec.Config)
+	newConf, err := decodeMutatorNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func mutateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Network
 // networkPatchesV16 is the v1.6 update mutator: v0.5.x's (only on a config
 // change, last-* labels, route outdated on a bridge or VLAN change), plus
 // kube-ovn, with the newer route annotation struct.
-func networkPatchesV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *netConfV16) ([]PatchOp, error) {
+func networkPatchesV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *nadConf) ([]PatchOp, error) {
 	if reflect.DeepEqual(oldConf, newConf) {
 		return nil, nil
 	}
@@ -142,13 +142,13 @@ func networkPatchesV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttach
 		return append(ops, replaceAnnotations(annotations)), nil
 	}
 	raw := annotations[annotationRoute]
-	var conf routeV16
+	var conf routeV17
 	if raw != "" {
 		if err := json.Unmarshal([]byte(raw), &conf); err != nil {
 			return nil, fmt.Errorf("unmarshal %s failed, error: %w", raw, err)
 		}
 	}
-	if conf.Mode != utilsv16.Mode(routeModeAuto) {
+	if conf.Mode != utilsv17.Mode(routeModeAuto) {
 		return ops, nil
 	}
 	conf.Outdated = true
@@ -196,7 +196,7 @@ func overlayClusterNetwork(r *Request) (string, error) {
 }
 
 // networkLabels is the v1.7+ label set, recomputed on every update.
-func networkLabels(ctx context.Context, r *Request, current map[string]string, conf *netConfV16) (map[string]string, error) {
+func networkLabels(ctx context.Context, r *Request, current map[string]string, conf *nadConf) (map[string]string, error) {
 	if isKubeOVN(conf) {
 		return overlayLabels(r, current)
 	}
@@ -230,7 +230,7 @@ func networkLabels(ctx context.Context, r *Request, current map[string]string, c
 // routeAnnotations is the v1.7+ route handling: a VLAN change marks an auto
 // route outdated (or drops the route for VLAN 0); a mode change with the
 // same VLAN sets outdated to whether the new mode is auto.
-func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *netConfV16) (map[string]string, bool, error) {
+func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *nadConf) (map[string]string, bool, error) {
 	annotations := copyMap(nad.Annotations)
 	raw := annotations[annotationRoute]
 	if oldConf.Vlan != newConf.Vlan {
@@ -241,11 +241,11 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 			delete(annotations, annotationRoute)
 			return annotations, true, nil
 		}
-		var conf routeV16
+		var conf routeV17
 		if err := json.Unmarshal([]byte(raw), &conf); err != nil {
 			return nil, false, fmt.Errorf("unmarshal %s failed, error: %w", raw, err)
 		}
-		conf.Outdated = conf.Mode == utilsv16.Mode(routeModeAuto)
+		conf.Outdated = conf.Mode == utilsv17.Mode(routeModeAuto)
 		b, err := json.Marshal(conf)
 		if err != nil {
 			return nil, false, err
@@ -257,7 +257,7 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 	if raw == "" || oldRaw == "" {
 		return nil, false, nil
 	}
-	var newRoute, oldRoute routeV16
+	var newRoute, oldRoute routeV17
 	if err := json.Unmarshal([]byte(raw), &newRoute); err != nil {
 		return nil, false, fmt.Errorf("unmarshal new nad route %v failed, error: %w", newRoute, err)
 	}
@@ -267,7 +267,7 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 	if newRoute.Mode == oldRoute.Mode {
 		return nil, false, nil
 	}
-	newRoute.Outdated = newRoute.Mode == utilsv16.Mode(routeModeAuto)
+	newRoute.Outdated = newRoute.Mode == utilsv17.Mode(routeModeAuto)
 	b, err := json.Marshal(newRoute)
 	if err != nil {
 		return nil, false, err
@@ -277,7 +277,7 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 }
 
 func validateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition) error {
-	conf, err := decodeNADConfig(nad.Namespace, nad.Name, nad.Spec.Config)
+	conf, err := decodeNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil {
 		return err
 	}
@@ -295,7 +295,7 @@ func validateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAtt
 
 // checkExclusiveStorageVlan (v1.9) refuses a NAD whose VLAN, or trunk, holds
 // the VLAN of the first storage network with an exclusive VLAN.
-func checkExclusiveStorageVlan(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *netConfV16) error {
+func checkExclusiveStorageVlan(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *nadConf) error {
 	if !r.Profile.atLeast(V1_9) || isKubeOVN(conf) || isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {
 		return nil
 	}
@@ -308,7 +308,7 @@ func checkExclusiveStorageVlan(ctx context.Context, r *Request, nad *cniv1.Netwo
 	if err != nil {
 		return fmt.Errorf("failed to decode storage network nad %s/%s config, err %w", sn.Namespace, sn.Name, err)
 	}
-	snConf, err := decodeNADConfig(sn.Namespace, sn.Name, raw)
+	snConf, err := decodeNADConfig(r.Profile, sn.Namespace, sn.Name, raw)
 	if err != nil {
 		return fmt.Errorf("failed to decode storage network nad %s/%s config, err %w", sn.Namespace, sn.Name, err)
 	}
@@ -324,7 +324,7 @@ func checkExclusiveStorageVlan(ctx context.Context, r *Request, nad *cniv1.Netwo
 }
 
 // accessVlan is the access VLAN of a config, 0 for a trunk.
-func accessVlan(conf *netConfV16) int {
+func accessVlan(conf *nadConf) int {
 	if len(conf.VlanTrunk) > 0 {
 		return 0
 	}
@@ -333,7 +333,7 @@ func accessVlan(conf *netConfV16) int {
 
 // checkNADConfigV16 checks a kube-ovn provider, or a bridge's VLAN, trunk,
 // bridge name, cluster network label, cluster network and MTU.
-func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *netConfV16) error {
+func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *nadConf) error {
 	if isKubeOVN(conf) {
 		return checkProvider(conf.Provider, nad.Name, nad.Namespace)
 	}
@@ -377,11 +377,11 @@ func validateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Netwo
 	if nad.DeletionTimestamp != nil {
 		return nil
 	}
-	newConf, err := decodeNADConfig(nad.Namespace, nad.Name, nad.Spec.Config)
+	newConf, err := decodeNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil {
 		return err
 	}
-	oldConf, err := decodeNADConfig(old.Namespace, old.Name, old.Spec.Config)
+	oldConf, err := decodeNADConfig(r.Profile, old.Namespace, old.Name, old.Spec.Config)
 	if err != nil {
 		return err
 	}
@@ -415,7 +415,7 @@ func validateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Netwo
 // validateNADDeleteV16 returns its errors prefixed itself: some upstream
 // errors on delete carry the update prefix, and the kube-ovn ones none.
 func validateNADDeleteV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition) error {
-	conf, err := decodeNADConfig(nad.Namespace, nad.Name, nad.Spec.Config)
+	conf, err := decodeNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil {
 		return nadError(r, opUpdate, nad.Namespace, nad.Name, err)
 	}
@@ -477,7 +477,7 @@ func vmsInUseError(vms []string) error {
 // checkUnderlayUse (v1.8+) refuses deleting the access-mode NAD whose VLAN
 // an underlay HostNetworkConfig of its cluster network uses while VMs use
 // overlay NADs.
-func checkUnderlayUse(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *netConfV16) error {
+func checkUnderlayUse(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *nadConf) error {
 	vid := accessVlan(conf)
 	if vid == 0 {
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lowmem/harvester-network-webhook/admission/internal/utils"
 	utilsv16 "github.com/lowmem/harvester-network-webhook/admission/internal/utilsv16"
+	utilsv17 "github.com/lowmem/harvester-network-webhook/admission/internal/utilsv17"
 	"github.com/lowmem/harvester-network-webhook/informers"
 )
 
@@ -103,29 +104,64 @@ func hasBridgeSuffix(bridge string) bool {
 
 // ---- v1.6+ (network-controller-harvester) helpers ----
 
-// netConfV16 is the NAD config as the v1.6+ rules decode it.
-type netConfV16 = utilsv16.NetConf
+// nadConf is the NAD config as the v1.6+ rules use it.
+type nadConf = utilsv17.NetConf
 
-// routeV16 is the route annotation as the v1.6+ rules declare it; its field
+// routeV17 is the route annotation as the v1.6+ rules declare it; its field
 // order differs from v0.5.x's (mode, serverIPAddr, cidr, gateway, …).
-type routeV16 = utilsv16.Layer3NetworkConf
+type routeV17 = utilsv17.Layer3NetworkConf
 
-// decodeNADConfig parses spec.config as the v1.6+ rules do: an empty config
-// is a zero NetConf, and errors name the NAD and quote the config.
-func decodeNADConfig(namespace, name, config string) (*netConfV16, error) {
-	conf := &netConfV16{}
+// decodeNADConfig parses spec.config as the v1.6+ validators (and the v1.7+
+// NAD mutator) do: an empty config is a zero NetConf. v1.7 reworded the
+// error, which names the NAD since; v1.6 says "unmarshal config <config>
+// failed: <err>".
+func decodeNADConfig(p Profile, namespace, name, config string) (*nadConf, error) {
 	if config == "" {
-		return conf, nil
+		return &nadConf{}, nil
 	}
-	if err := json.Unmarshal([]byte(config), conf); err != nil {
+	conf, err := unmarshalNADConfig(p, config)
+	switch {
+	case err == nil:
+		return conf, nil
+	case p.atLeast(V1_7):
 		return nil, fmt.Errorf("failed to unmarshal nad %v/%v config %s %w", namespace, name, config, err)
 	}
-	return conf, nil
+	return nil, fmt.Errorf("unmarshal config %s failed: %w", config, err)
 }
 
-func isKubeOVN(conf *netConfV16) bool { return conf.Type == cniKubeOVN }
+// decodeMutatorNADConfig parses spec.config for the NAD mutator, which in
+// v1.6 decodes as v0.5.x's does: an empty config is an error, and errors
+// are json's own. v1.7 on, as the validator.
+func decodeMutatorNADConfig(p Profile, namespace, name, config string) (*nadConf, error) {
+	if p.atLeast(V1_7) {
+		return decodeNADConfig(p, namespace, name, config)
+	}
+	return unmarshalNADConfig(p, config)
+}
 
-func isBridgeType(conf *netConfV16) bool { return conf.Type == "" || conf.Type == cniBridge }
+// unmarshalNADConfig decodes a config into the release's NetConf; v1.6's
+// has no vlanTrunk, so there a trunk neither fails to decode nor counts as
+// a change.
+func unmarshalNADConfig(p Profile, config string) (*nadConf, error) {
+	if p.atLeast(V1_7) {
+		conf := &nadConf{}
+		if err := json.Unmarshal([]byte(config), conf); err != nil {
+			return nil, err
+		}
+		return conf, nil
+	}
+	var c utilsv16.NetConf
+	if err := json.Unmarshal([]byte(config), &c); err != nil {
+		return nil, err
+	}
+	return &nadConf{NetConf: c.NetConf, BrName: c.BrName, IsGW: c.IsGW, IsDefaultGW: c.IsDefaultGW,
+		ForceAddress: c.ForceAddress, IPMasq: c.IPMasq, MTU: c.MTU, HairpinMode: c.HairpinMode,
+		PromiscMode: c.PromiscMode, Vlan: c.Vlan, Provider: c.Provider}, nil
+}
+
+func isKubeOVN(conf *nadConf) bool { return conf.Type == cniKubeOVN }
+
+func isBridgeType(conf *nadConf) bool { return conf.Type == "" || conf.Type == cniBridge }
 
 // clusterNetworkFromBridge is the v1.7+ derivation of the cluster network
 // from a bridge name, which validates the name.
@@ -219,7 +255,7 @@ func checkProvider(provider, name, namespace string) error {
 }
 
 // checkTrunkItem validates one vlanTrunk item (v1.7+).
-func checkTrunkItem(item *utilsv16.VlanTrunk) error {
+func checkTrunkItem(item *utilsv17.VlanTrunk) error {
 	if item == nil {
 		return nil
 	}
@@ -249,7 +285,7 @@ func checkTrunkItem(item *utilsv16.VlanTrunk) error {
 }
 
 // trunkContains reports whether a trunk item covers vid.
-func trunkContains(item *utilsv16.VlanTrunk, vid int) bool {
+func trunkContains(item *utilsv17.VlanTrunk, vid int) bool {
 	if item == nil {
 		return false
 	}
