@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -67,8 +68,8 @@ var gateCases = []gateCase{
 	{"M1 bridge", "nad-mutate-create-bridge-too-short", false, V1_6, `can't create nad default/x because clusternetworks.network.harvesterhci.io "" not found`, ""},
 
 	// NAD mutator update: v1.6 only when the config changed, with last-*
-	// labels; v1.7 always, without; overlay cluster network from the nodes
-	// from v1.8.
+	// labels; v1.7 always, without; the overlay cluster network label kept
+	// (mgmt when absent) up to v1.7, from the nodes from v1.8.
 	{"M1 update", "nad-mutate-update-metadata-only-labels-emitted", false, V1_6, "", ""},
 	{"M1 update", "nad-mutate-update-metadata-only-labels-emitted", false, V1_7, "",
 		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"data","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanNetwork","network.harvesterhci.io/vlan-id":"100","team":"blue"}}]`},
@@ -76,6 +77,10 @@ var gateCases = []gateCase{
 		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"data","network.harvesterhci.io/last-vlan-id":"100","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanNetwork","network.harvesterhci.io/vlan-id":"200"}},{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"{\"mode\":\"auto\",\"outdated\":true}"}}]`},
 	{"M1 last-*", "nad-mutate-update-vlan-change", false, V1_7, "",
 		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"data","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanNetwork","network.harvesterhci.io/vlan-id":"200"}},{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"{\"mode\":\"auto\",\"outdated\":true}"}}]`},
+	{"M1 overlay", "nad-mutate-update-kube-ovn-default-mgmt", false, V1_7, "",
+		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"data","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"OverlayNetwork"}}]`},
+	{"M1 overlay", "nad-mutate-update-kube-ovn-default-mgmt", false, V1_8, "",
+		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"mgmt","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"OverlayNetwork"}}]`},
 	{"M1 overlay", "kubeovn-nad-mutate-update-labels-added", true, V1_6, "", ""},
 	{"M1 overlay", "kubeovn-nad-mutate-update-labels-added", true, V1_7, "",
 		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"mgmt","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"OverlayNetwork"}}]`},
@@ -141,6 +146,45 @@ func TestIntermediateReleaseGetsItsOwnAnswer(t *testing.T) {
 		g := base
 		g.version, g.denied = v, denied
 		t.Run(v.String(), func(t *testing.T) { checkGate(t, g) })
+	}
+}
+
+// TestV16MutatorRouteFieldOrder: the recorded VLAN change with a filled
+// auto route. v1.6 re-serialises the route in v0.5.x's field order, v1.9 in
+// its own.
+func TestV16MutatorRouteFieldOrder(t *testing.T) {
+	labels := `{"network.harvesterhci.io/clusternetwork":"data",%s"network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanNetwork","network.harvesterhci.io/vlan-id":"200"}`
+	for v, want := range map[Version]string{
+		V1_6: `[{"op":"replace","path":"/metadata/labels","value":` + fmt.Sprintf(labels, `"network.harvesterhci.io/last-vlan-id":"100",`) + `},` +
+			`{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"{\"mode\":\"auto\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\",\"serverIPAddr\":\"172.16.100.1\",\"outdated\":true}"}}]`,
+		V1_9: `[{"op":"replace","path":"/metadata/labels","value":` + fmt.Sprintf(labels, "") + `},` +
+			`{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"{\"mode\":\"auto\",\"serverIPAddr\":\"172.16.100.1\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\",\"outdated\":true}"}}]`,
+	} {
+		t.Run(v.String(), func(t *testing.T) {
+			checkGateCase(t, gateCase{corpus: "nad-mutate-update-vlan-change", version: v, patch: want}, func(c *parityCase) {
+				c.Request = []byte(strings.ReplaceAll(string(c.Request), `\"serverIPAddr\":\"\",\"cidr\":\"\",\"gateway\":\"\"`,
+					`\"serverIPAddr\":\"172.16.100.1\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\"`))
+			})
+		})
+	}
+}
+
+// TestV16MutatorKubeOVNUpdate: the recorded bridge to kube-ovn update, sent
+// to the mutator. v1.6 keeps the vlan-id label and, the bridge having
+// changed, writes the annotations without the route; v1.7 drops vlan-id
+// and, the NAD having no annotations, writes none.
+func TestV16MutatorKubeOVNUpdate(t *testing.T) {
+	labels := `{"network.harvesterhci.io/clusternetwork":"mgmt","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"OverlayNetwork"%s}`
+	for v, want := range map[Version]string{
+		V1_6: `[{"op":"replace","path":"/metadata/labels","value":` + fmt.Sprintf(labels, `,"network.harvesterhci.io/vlan-id":"100"`) + `},` +
+			`{"op":"replace","path":"/metadata/annotations","value":{}}]`,
+		V1_7: `[{"op":"replace","path":"/metadata/labels","value":` + fmt.Sprintf(labels, "") + `}]`,
+	} {
+		t.Run(v.String(), func(t *testing.T) {
+			checkGateCase(t, gateCase{corpus: "nad-update-bridge-to-kube-ovn", version: v, patch: want}, func(c *parityCase) {
+				c.Webhook = "mutation"
+			})
+		})
 	}
 }
 

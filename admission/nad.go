@@ -118,12 +118,19 @@ func networkPatches(ctx context.Context, r *Request, old, nad *cniv1.NetworkAtta
 	if err != nil {
 		return nil, err
 	}
-	ops := []PatchOp{replaceLabels(labels)}
-	if oldConf.BrName == newConf.BrName && oldConf.Vlan == newConf.Vlan {
+	changed := oldConf.BrName != newConf.BrName || oldConf.Vlan != newConf.Vlan
+	return withOutdatedRoute([]PatchOp{replaceLabels(labels)}, nad.Annotations, changed, newConf.Vlan)
+}
+
+// withOutdatedRoute appends the route annotation op after a bridge or VLAN
+// change: VLAN 0 drops the route, an auto route is marked outdated, any
+// other is left alone.
+func withOutdatedRoute(ops []PatchOp, current map[string]string, changed bool, vlan int) ([]PatchOp, error) {
+	if !changed {
 		return ops, nil
 	}
-	annotations := copyMap(nad.Annotations)
-	if newConf.Vlan == 0 {
+	annotations := copyMap(current)
+	if vlan == 0 {
 		delete(annotations, annotationRoute)
 		return append(ops, replaceAnnotations(annotations)), nil
 	}

@@ -113,68 +113,52 @@ func mutateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Network
 }
 
 // networkPatchesV16 is the v1.6 update mutator: v0.5.x's (only on a config
-// change, last-* labels, route outdated on a bridge or VLAN change), plus
-// kube-ovn, with the newer route annotation struct.
+// change, last-* labels, the route outdated on a bridge or VLAN change, for
+// kube-ovn NADs too), with the overlay labels for kube-ovn.
 func networkPatchesV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *nadConf) ([]PatchOp, error) {
 	if reflect.DeepEqual(oldConf, newConf) {
 		return nil, nil
 	}
+	var labels map[string]string
+	var err error
 	if isKubeOVN(newConf) {
-		labels, err := overlayLabels(r, nad.Labels)
-		if err != nil {
-			return nil, err
-		}
-		return []PatchOp{replaceLabels(labels)}, nil
+		labels, err = overlayLabels(r, nad.Labels)
+	} else {
+		labels, err = legacyNetworkLabels(ctx, r, nad.Labels, legacyNetConf(oldConf), legacyNetConf(newConf))
 	}
-	legacyOld := &NetConf{NetConf: oldConf.NetConf, BrName: oldConf.BrName, MTU: oldConf.MTU, Vlan: oldConf.Vlan}
-	legacyNew := &NetConf{NetConf: newConf.NetConf, BrName: newConf.BrName, MTU: newConf.MTU, Vlan: newConf.Vlan}
-	labels, err := legacyNetworkLabels(ctx, r, nad.Labels, legacyOld, legacyNew)
 	if err != nil {
 		return nil, err
 	}
-	ops := []PatchOp{replaceLabels(labels)}
-	if oldConf.BrName == newConf.BrName && oldConf.Vlan == newConf.Vlan {
-		return ops, nil
-	}
-	annotations := copyMap(nad.Annotations)
-	if newConf.Vlan == 0 {
-		delete(annotations, annotationRoute)
-		return append(ops, replaceAnnotations(annotations)), nil
-	}
-	raw := annotations[annotationRoute]
-	var conf routeV17
-	if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &conf); err != nil {
-			return nil, fmt.Errorf("unmarshal %s failed, error: %w", raw, err)
-		}
-	}
-	if conf.Mode != utilsv17.Mode(routeModeAuto) {
-		return ops, nil
-	}
-	conf.Outdated = true
-	b, err := json.Marshal(conf)
-	if err != nil {
-		return nil, err
-	}
-	annotations[annotationRoute] = string(b)
-	return append(ops, replaceAnnotations(annotations)), nil
+	changed := oldConf.BrName != newConf.BrName || oldConf.Vlan != newConf.Vlan
+	return withOutdatedRoute([]PatchOp{replaceLabels(labels)}, nad.Annotations, changed, newConf.Vlan)
 }
 
-// overlayLabels labels a kube-ovn NAD: overlay type, ready, and the cluster
-// network of the nodes' tunnel interface (v1.8+) or mgmt.
+// legacyNetConf is the part of a config the v0.5.x label rules read.
+func legacyNetConf(conf *nadConf) *NetConf {
+	return &NetConf{NetConf: conf.NetConf, BrName: conf.BrName, MTU: conf.MTU, Vlan: conf.Vlan}
+}
+
+// overlayLabels labels a kube-ovn NAD: overlay type, ready, and its cluster
+// network. v1.8 takes that from the nodes' tunnel interface (mgmt when none
+// has one); before, the label stays as it is and defaults to mgmt. v1.7 on
+// drop the vlan-id label.
 func overlayLabels(r *Request, current map[string]string) (map[string]string, error) {
 	labels := copyMap(current)
 	labels[labelType] = typeOverlay
 	labels[labelReady] = "true"
-	cn := mgmtNetwork
-	if r.Profile.atLeast(V1_8) {
-		var err error
-		if cn, err = overlayClusterNetwork(r); err != nil {
+	switch {
+	case r.Profile.atLeast(V1_8):
+		cn, err := overlayClusterNetwork(r)
+		if err != nil {
 			return nil, fmt.Errorf("failed to get cluster network from node annotation, error: %w", err)
 		}
+		labels[labelClusterNetwork] = cn
+	case labels[labelClusterNetwork] == "":
+		labels[labelClusterNetwork] = mgmtNetwork
 	}
-	labels[labelClusterNetwork] = cn
-	delete(labels, labelVlanID)
+	if r.Profile.atLeast(V1_7) {
+		delete(labels, labelVlanID)
+	}
 	return labels, nil
 }
 

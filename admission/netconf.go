@@ -107,8 +107,9 @@ func hasBridgeSuffix(bridge string) bool {
 // nadConf is the NAD config as the v1.6+ rules use it.
 type nadConf = utilsv17.NetConf
 
-// routeV17 is the route annotation as the v1.6+ rules declare it; its field
-// order differs from v0.5.x's (mode, serverIPAddr, cidr, gateway, …).
+// routeV17 is the route annotation as the v1.7+ rules declare it; its field
+// order differs from v0.5.x's (mode, serverIPAddr, cidr, gateway, …), which
+// v1.6 still re-serialises with.
 type routeV17 = utilsv17.Layer3NetworkConf
 
 // decodeNADConfig parses spec.config as the v1.6+ validators (and the v1.7+
