@@ -87,10 +87,18 @@ var gateCases = []gateCase{
 	{"M1 overlay", "kubeovn-nad-mutate-update-labels-added", true, V1_8, "",
 		`[{"op":"replace","path":"/metadata/labels","value":{"network.harvesterhci.io/clusternetwork":"data","network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"OverlayNetwork"}}]`},
 
-	// NAD validator: trunks from v1.7; kube-ovn create refused without
+	// NAD validator: v1.6 words the VLAN and bridge checks as v0.5.x,
+	// checking the bridge's length before its suffix; trunks from v1.7;
+	// kube-ovn create refused without
 	// kube-ovn from v1.8; kube-ovn delete without kube-ovn refused in v1.6
 	// and v1.7 (two wordings), allowed from v1.8; underlay HNC check on
 	// delete from v1.8; exclusive storage VLAN from v1.9.
+	{"V2 VLAN", "nad-create-vlan-negative", false, V1_6, "can't create nad default/v because VLAN ID must >=0 and <=4094", ""},
+	{"V2 VLAN", "nad-create-vlan-negative", false, V1_7, "can't create nad default/v because vlan -5 is out of range [0 .. 4094]", ""},
+	{"V2 bridge", "nad-create-bridge-too-long", false, V1_6, "can't create nad default/x because the length of the brName can't be more than 15", ""},
+	{"V2 bridge", "nad-create-bridge-too-long", false, V1_7, "can't create nad default/x because the length of the bridge name storage-net01-br can't be more than 15", ""},
+	{"V2 bridge", "nad-create-macvlan-rejected", false, V1_6, "can't create nad default/mv because the suffix of the brName should be -br", ""},
+	{"V2 bridge", "nad-create-macvlan-rejected", false, V1_7, "can't create nad default/mv because the length of bridge name  is less than 3", ""},
 	{"V2 trunk", "nad-create-trunk-item-empty", false, V1_6, "", ""},
 	{"V2 trunk", "nad-create-trunk-item-empty", false, V1_7, "can't create nad default/trunk because all fields in this VlanTrunk are empty", ""},
 	{"V2 kube-ovn create", "nad-create-kube-ovn-not-enabled", false, V1_7, "", ""},
@@ -186,6 +194,69 @@ func TestV16MutatorKubeOVNUpdate(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestV16ValidatorChecksRouteFirst: the recorded invalid route, with an
+// invalid config too. v1.6 checks the route first, v1.7 on the config.
+func TestV16ValidatorChecksRouteFirst(t *testing.T) {
+	for v, want := range map[Version]string{
+		V1_6: `can't create nad default/r because unmarshal {"mode": faield, error: unexpected end of JSON input`,
+		V1_7: `can't create nad default/r because failed to unmarshal nad default/r config {"vlan":"x"} json: cannot unmarshal string into Go struct field NetConf.vlan of type int`,
+	} {
+		t.Run(v.String(), func(t *testing.T) {
+			checkGateCase(t, gateCase{corpus: "nad-create-route-invalid-json", version: v, denied: want}, func(c *parityCase) {
+				c.Request = setNADConfig(t, c.Request, `{"vlan":"x"}`)
+			})
+		})
+	}
+}
+
+// TestOverlayNADClusterNetwork: the recorded valid kube-ovn NAD, labelled
+// with another cluster network than mgmt. Up to v1.7 overlay NADs belong to
+// mgmt; v1.8 allows others.
+func TestOverlayNADClusterNetwork(t *testing.T) {
+	for v, want := range map[Version]string{
+		V1_6: "can't create nad default/ovn1 because nad with kubeovn type can only be part of mgmt cluster",
+		V1_7: "can't create nad default/ovn1 because nad with kubeovn type can only be part of mgmt cluster",
+		V1_8: "",
+	} {
+		t.Run(v.String(), func(t *testing.T) {
+			checkGateCase(t, gateCase{corpus: "kubeovn-nad-create-valid", kubeOVN: true, version: v, denied: want}, func(c *parityCase) {
+				c.Request = []byte(strings.Replace(string(c.Request), `"network.harvesterhci.io/clusternetwork": "mgmt"`, `"network.harvesterhci.io/clusternetwork": "data"`, 1))
+			})
+		})
+	}
+}
+
+// TestStorageNADParamsWording: the recorded VLAN change, made to a storage
+// network NAD. v1.9 reworded the refusal with the RWX network NAD.
+func TestStorageNADParamsWording(t *testing.T) {
+	for v, want := range map[Version]string{
+		V1_8: "can't update nad harvester-system/storagenetwork-t8xk2 because it is used by storagenetwork",
+		V1_9: "can't update nad harvester-system/storagenetwork-t8xk2 because system network nad's params can't be changed",
+	} {
+		t.Run(v.String(), func(t *testing.T) {
+			checkGateCase(t, gateCase{corpus: "nad-update-vlan-change-free", version: v, denied: want}, func(c *parityCase) {
+				r := strings.ReplaceAll(string(c.Request), `"namespace": "default"`, `"namespace": "harvester-system"`)
+				c.Request = []byte(strings.ReplaceAll(r, `"name": "vlan100"`, `"name": "storagenetwork-t8xk2"`))
+			})
+		})
+	}
+}
+
+// setNADConfig replaces spec.config of the NAD in a recorded review.
+func setNADConfig(t *testing.T, review []byte, config string) []byte {
+	t.Helper()
+	var r map[string]any
+	if err := json.Unmarshal(review, &r); err != nil {
+		t.Fatal(err)
+	}
+	r["request"].(map[string]any)["object"].(map[string]any)["spec"] = map[string]any{"config": config}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestMgmtMTUStorageNADWording: the recorded case with its storage network

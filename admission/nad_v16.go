@@ -20,13 +20,15 @@ import (
 // The v1.6 and later (network-controller-harvester) NAD rules, spec §3.2
 // and §3.5; nad.go has the v0.5.x ones and the routes.
 //
-// Gates (spec §1.2): v1.6 mutator update still skips unchanged configs and
-// writes last-* labels; v1.7 validates the bridge name in the mutator,
-// recomputes labels on every update (trunk type, no last-*), validates
-// trunks; v1.8 takes the overlay cluster network from the nodes, checks
-// underlay HostNetworkConfigs on delete and refuses kube-ovn NADs without
-// kube-ovn on create; v1.9 adds the exclusive storage-network VLAN and
-// counts RWX NADs as system NADs.
+// Gates (spec §1.2, the recorded corpora and upstream v1.6.1): v1.6 runs
+// v0.5.x's update mutator (only on a config change, last-* labels) and
+// v0.5.x's route, VLAN and bridge checks, route first; v1.7 validates the
+// bridge name in the mutator, recomputes labels on every update (trunk type,
+// no last-*), validates trunks and checks the route last; v1.8 puts overlay
+// NADs on the nodes' cluster network instead of mgmt only, checks underlay
+// HostNetworkConfigs on delete and refuses kube-ovn NADs without kube-ovn on
+// create; v1.9 adds the exclusive storage-network VLAN and counts RWX NADs
+// as system NADs.
 
 // mutateNADCreateV16 sets the config's MTU to the cluster network's.
 func mutateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition) ([]PatchOp, error) {
@@ -261,6 +263,9 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 }
 
 func validateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition) error {
+	if err := checkRouteFirst(r.Profile, nad); err != nil {
+		return err
+	}
 	conf, err := decodeNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil {
 		return err
@@ -273,6 +278,16 @@ func validateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAtt
 	}
 	if err := checkNADConfigV16(ctx, r, nad, conf); err != nil {
 		return err
+	}
+	return validateRoute(nad.Annotations[annotationRoute])
+}
+
+// checkRouteFirst checks the route annotation before anything else, as v1.6
+// does; v1.7 moved that check after the config checks. Checking a valid
+// annotation twice changes nothing.
+func checkRouteFirst(p Profile, nad *cniv1.NetworkAttachmentDefinition) error {
+	if p.atLeast(V1_7) {
+		return nil
 	}
 	return validateRoute(nad.Annotations[annotationRoute])
 }
@@ -315,13 +330,23 @@ func accessVlan(conf *nadConf) int {
 	return conf.Vlan
 }
 
-// checkNADConfigV16 checks a kube-ovn provider, or a bridge's VLAN, trunk,
-// bridge name, cluster network label, cluster network and MTU.
+// checkNADConfigV16 checks a kube-ovn NAD's cluster network and provider,
+// or a bridge's VLAN, trunk, bridge name, cluster network label, cluster
+// network and MTU.
 func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *nadConf) error {
 	if isKubeOVN(conf) {
+		// Up to v1.7 overlay NADs belong to mgmt; v1.8 puts them on the
+		// cluster network of the nodes' tunnel interface.
+		if l := nad.Labels[labelClusterNetwork]; !r.Profile.atLeast(V1_8) && l != "" && l != mgmtNetwork {
+			return errors.New("nad with kubeovn type can only be part of mgmt cluster")
+		}
 		return checkProvider(conf.Provider, nad.Name, nad.Namespace)
 	}
 	if conf.Vlan < 0 || conf.Vlan > maxVlanID {
+		// v1.7 reworded it.
+		if !r.Profile.atLeast(V1_7) {
+			return errors.New("VLAN ID must >=0 and <=4094")
+		}
 		return fmt.Errorf("vlan %v is out of range [0 .. %d]", conf.Vlan, maxVlanID)
 	}
 	if r.Profile.atLeast(V1_7) {
@@ -334,7 +359,7 @@ func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttach
 			}
 		}
 	}
-	cnName, err := clusterNetworkFromBridge(conf.BrName)
+	cnName, err := validatorClusterNetwork(r.Profile, conf.BrName)
 	if err != nil {
 		return err
 	}
@@ -360,6 +385,9 @@ func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttach
 func validateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.NetworkAttachmentDefinition) error {
 	if nad.DeletionTimestamp != nil {
 		return nil
+	}
+	if err := checkRouteFirst(r.Profile, nad); err != nil {
+		return err
 	}
 	newConf, err := decodeNADConfig(r.Profile, nad.Namespace, nad.Name, nad.Spec.Config)
 	if err != nil {
@@ -391,7 +419,11 @@ func validateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Netwo
 		return err
 	}
 	if isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {
-		return errors.New("system network nad's params can't be changed")
+		// v1.9 reworded it when RWX network NADs became system NADs.
+		if r.Profile.atLeast(V1_9) {
+			return errors.New("system network nad's params can't be changed")
+		}
+		return errors.New("it is used by storagenetwork")
 	}
 	return nil
 }

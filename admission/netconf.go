@@ -188,6 +188,21 @@ func mutatorClusterNetwork(p Profile, bridge string) (string, error) {
 	return clusterNetworkOfBridge(bridge)
 }
 
+// validatorClusterNetwork is the NAD validator's derivation: v1.6 checks
+// the bridge name as v0.5.x does (the length, then the suffix, in its own
+// words), v1.7 on as clusterNetworkFromBridge.
+func validatorClusterNetwork(p Profile, bridge string) (string, error) {
+	switch {
+	case p.atLeast(V1_7):
+		return clusterNetworkFromBridge(bridge)
+	case len(bridge) > maxDeviceName:
+		return "", fmt.Errorf("the length of the brName can't be more than %d", maxDeviceName)
+	case !hasBridgeSuffix(bridge):
+		return "", fmt.Errorf("the suffix of the brName should be %s", bridgeSuffix)
+	}
+	return bridge[:len(bridge)-len(bridgeSuffix)], nil
+}
+
 func isValidMTU(mtu int) bool { return mtu == 0 || (mtu >= minMTU && mtu <= maxMTU) }
 
 // equalMTUs treats 0 as the default 1500.
