@@ -111,10 +111,14 @@ var gateCases = []gateCase{
 	{"V2 MTU", "nad-create-mtu-mismatch-vc", false, V1_5, "", ""},
 	{"V2 MTU", "nad-create-mtu-mismatch-vc", false, V1_6, "can't create nad default/x because nad MTU 1500 does not match cluster network MTU 9000", ""},
 
-	// VlanConfig mutator: spec-unchanged updates skipped up to v1.6.
+	// VlanConfig mutator: spec-unchanged updates skipped up to v1.6, objects
+	// being deleted from v1.7.
 	{"M2 update", "vc-mutate-update-spec-unchanged-recomputed", false, V1_6, "", ""},
 	{"M2 update", "vc-mutate-update-spec-unchanged-recomputed", false, V1_7, "",
 		`[{"op":"replace","path":"/metadata/annotations","value":{"n":"1","network.harvesterhci.io/matched-nodes":"[\"harv-node-01\"]"}}]`},
+	{"M2 deleting", "vc-mutate-update-deleting", false, V1_6, "",
+		`[{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/matched-nodes":"[\"harv-node-03\"]"}}]`},
+	{"M2 deleting", "vc-mutate-update-deleting", false, V1_7, "", ""},
 
 	// VlanConfig validator: CN existence and the new MTU rule from v1.6;
 	// deleting VlanConfigs skipped in the MTU check from v1.8; mgmt for

@@ -55,11 +55,11 @@ func mutateVlanConfigCreate(_ context.Context, r *Request, vc *v1beta1.VlanConfi
 }
 
 // mutateVlanConfigUpdate: v0.5.x and v1.6 skip spec-unchanged updates,
-// v1.7 on always re-match nodes; v1.6 on skip objects being deleted (v0.5.x
-// does not), v1.9 skips mgmt.
+// v1.7 on always re-match nodes; v1.7 on skip objects being deleted (v1.6
+// and v0.5.x do not), v1.9 skips mgmt.
 func mutateVlanConfigUpdate(_ context.Context, r *Request, old, vc *v1beta1.VlanConfig) ([]PatchOp, error) {
 	switch {
-	case !r.Profile.legacy() && vc.DeletionTimestamp != nil:
+	case r.Profile.atLeast(V1_7) && vc.DeletionTimestamp != nil:
 		return nil, nil
 	case r.Profile.atLeast(V1_9) && vc.Spec.ClusterNetwork == mgmtNetwork:
 		return nil, nil
