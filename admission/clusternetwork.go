@@ -37,7 +37,7 @@ func clusterNetworkValidator(p Profile) route {
 
 func validateClusterNetworkCreate(_ context.Context, r *Request, cn *v1beta1.ClusterNetwork) error {
 	if !r.Profile.legacy() {
-		if err := checkClusterNetworkCreate(cn); err != nil {
+		if err := checkClusterNetworkCreate(r.Profile, cn); err != nil {
 			return clusterNetworkError(r, opCreate, cn.Name, err)
 		}
 		return nil
@@ -68,8 +68,12 @@ func validateClusterNetworkDelete(ctx context.Context, r *Request, cn *v1beta1.C
 
 // ---- v1.6+ rules (spec §3.4) ----
 
-func checkClusterNetworkCreate(cn *v1beta1.ClusterNetwork) error {
+func checkClusterNetworkCreate(p Profile, cn *v1beta1.ClusterNetwork) error {
 	if len(cn.Name) > maxClusterNetworkName {
+		// v1.7 reworded it to print the name.
+		if !p.atLeast(V1_7) {
+			return fmt.Errorf("the length of name is more than %d", maxClusterNetworkName)
+		}
 		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", cn.Name, maxClusterNetworkName)
 	}
 	if _, ok := cn.Annotations[annotationUplinkMTU]; ok {
@@ -80,9 +84,9 @@ func checkClusterNetworkCreate(cn *v1beta1.ClusterNetwork) error {
 
 // validateClusterNetworkUpdate (v1.6+) keeps the VlanConfigs' MTU equal to
 // the cluster network's, and refuses changing mgmt's MTU while system NADs
-// or VMIs use it.
+// or VMIs use it. v1.7 on skip objects being deleted.
 func validateClusterNetworkUpdate(ctx context.Context, r *Request, old, cn *v1beta1.ClusterNetwork) error {
-	if cn.DeletionTimestamp != nil {
+	if r.Profile.atLeast(V1_7) && cn.DeletionTimestamp != nil {
 		return nil
 	}
 	var err error

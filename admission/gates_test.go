@@ -28,14 +28,19 @@ type gateCase struct {
 }
 
 var gateCases = []gateCase{
-	// Error prefixes: "could not" up to v1.5, "can't" from v1.6.
+	// Error prefixes: "could not" up to v1.5, "can't" from v1.6; the
+	// ClusterNetwork name length reworded in v1.7.
 	{"prefix", "cn-create-name-13", false, V1_5, "could not create cluster network storage-net01 because the length of the clusterNetwork value is more than 12", ""},
-	{"prefix", "cn-create-name-13", false, V1_6, "can't create cluster network storage-net01 because the length of the clusterNetwork name storage-net01 is more than 12", ""},
+	{"prefix", "cn-create-name-13", false, V1_6, "can't create cluster network storage-net01 because the length of name is more than 12", ""},
+	{"prefix", "cn-create-name-13", false, V1_7, "can't create cluster network storage-net01 because the length of the clusterNetwork name storage-net01 is more than 12", ""},
 
-	// ClusterNetwork validator: UPDATE from v1.6; VlanConfigs being deleted
-	// are skipped in the MTU check from v1.8; system-network wording in v1.9.
+	// ClusterNetwork validator: UPDATE from v1.6; objects being deleted
+	// skipped from v1.7; VlanConfigs being deleted are skipped in the MTU
+	// check from v1.8; system-network wording in v1.9.
 	{"V1 ops", "cn-update-vc-mtu-mismatch", false, V1_5, "", ""},
 	{"V1 ops", "cn-update-vc-mtu-mismatch", false, V1_6, "can't update cluster network data because clusternetwork has MTU 1500, but the vlanconfigs vc-data has another MTU 9000", ""},
+	{"V1 deleting", "cn-update-deleting", false, V1_6, "can't update cluster network data because clusternetwork has MTU 1500, but the vlanconfigs vc-data has another MTU 9000", ""},
+	{"V1 deleting", "cn-update-deleting", false, V1_7, "", ""},
 	{"V1 deleting VC", "cn-update-deleting-vc-skipped", false, V1_7, "can't update cluster network data because clusternetwork has MTU 1500, but the vlanconfigs vc-data has another MTU 9000", ""},
 	{"V1 deleting VC", "cn-update-deleting-vc-skipped", false, V1_8, "", ""},
 	{"V1 RWX NAD", "cn-update-mgmt-mtu-rwx-nad-by-name", false, V1_8, "", ""},
