@@ -116,6 +116,10 @@ var gateCases = []gateCase{
 	{"V2 MTU", "nad-create-mtu-mismatch-vc", false, V1_5, "", ""},
 	{"V2 MTU", "nad-create-mtu-mismatch-vc", false, V1_6, "can't create nad default/x because nad MTU 1500 does not match cluster network MTU 9000", ""},
 
+	// kube-ovn Subnet validator: the DHCP check from v1.8.
+	{"V5 DHCP", "kubeovn-subnet-update-dhcp-vmi", true, V1_7, "", ""},
+	{"V5 DHCP", "kubeovn-subnet-update-dhcp-vmi", true, V1_8, "cannot update DHCP setting for subnet vswitch1 as VMs are still using it, stop the VMs and update err:it's still used by VM(s) default/ovn-vm which must be stopped at first", ""},
+
 	// VlanConfig mutator: spec-unchanged updates skipped up to v1.6, objects
 	// being deleted from v1.7.
 	{"M2 update", "vc-mutate-update-spec-unchanged-recomputed", false, V1_6, "", ""},

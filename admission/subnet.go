@@ -30,7 +30,7 @@ import (
 //   - "vpc does not exist for subnet <name> err=vpc <vpc> not created for subnet, create vpc before subnet creation"
 //   - "cannot update provider <provider> for subnet <name> as VMs are still using it"
 //   - "cannot update vpc <vpc> for subnet <name> as VMs are still using it"
-//   - "cannot update DHCP setting for subnet <name> as VMs are still using it, stop the VMs and update err:it's still used by VM(s) <ns/name, …> which must be stopped at first"
+//   - "cannot update DHCP setting for subnet <name> as VMs are still using it, stop the VMs and update err:it's still used by VM(s) <ns/name, …> which must be stopped at first" (v1.8)
 
 var subnetGVR = schema.GroupVersionResource{Group: "kubeovn.io", Version: "v1", Resource: "subnets"}
 
@@ -68,7 +68,8 @@ func validateSubnetCreate(ctx context.Context, r *Request, s *kubeovnv1.Subnet) 
 
 // validateSubnetUpdate checks a spec change. As upstream, "in use" means the
 // old object's status.v4usingIPs is not zero (IPv6 use does not count), and
-// the NAD and VPC checks run again on every spec change.
+// the NAD and VPC checks run again on every spec change. The DHCP check came
+// with v1.8.
 func validateSubnetUpdate(ctx context.Context, r *Request, old, s *kubeovnv1.Subnet) error {
 	if s.DeletionTimestamp != nil || reflect.DeepEqual(old.Spec, s.Spec) {
 		return nil
@@ -94,7 +95,7 @@ func validateSubnetUpdate(ctx context.Context, r *Request, old, s *kubeovnv1.Sub
 	if err := checkSubnetVpc(r, s); err != nil {
 		return err
 	}
-	if s.Spec.EnableDHCP != old.Spec.EnableDHCP {
+	if r.Profile.atLeast(V1_8) && s.Spec.EnableDHCP != old.Spec.EnableDHCP {
 		return checkDHCPChange(r, s)
 	}
 	return nil
