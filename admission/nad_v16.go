@@ -349,14 +349,13 @@ func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttach
 		}
 		return fmt.Errorf("vlan %v is out of range [0 .. %d]", conf.Vlan, maxVlanID)
 	}
-	if r.Profile.atLeast(V1_7) {
-		if conf.Vlan != 0 && len(conf.VlanTrunk) > 0 {
-			return errors.New("vlan can only be 0 when vlanTrunk is set")
-		}
-		for _, item := range conf.VlanTrunk {
-			if err := checkTrunkItem(item); err != nil {
-				return err
-			}
+	// A v1.6 config has no trunk to check (its NetConf has no vlanTrunk).
+	if conf.Vlan != 0 && len(conf.VlanTrunk) > 0 {
+		return errors.New("vlan can only be 0 when vlanTrunk is set")
+	}
+	for _, item := range conf.VlanTrunk {
+		if err := checkTrunkItem(item); err != nil {
+			return err
 		}
 	}
 	cnName, err := validatorClusterNetwork(r.Profile, conf.BrName)
