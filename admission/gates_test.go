@@ -15,12 +15,15 @@ import (
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
 
-// gateCase replays a recorded v1.9 request, over its recorded objects, with
-// the rules of another version: it pins the answer of each version gate of
-// spec §1.2 that the recorded corpora (v1.4, v1.9) do not cover.
+// gateCase replays a recorded request, over its recorded objects, with the
+// rules of one release: each version gate appears with the releases on both
+// of its sides. The case comes from the release's own corpus
+// (testdata/parity/<version>) where one was recorded under that name, and
+// the row must then be the recorded answer; otherwise (v1.5, or a variant
+// the test edits) it is v1.9's case and the row is what the gate implies.
 type gateCase struct {
-	gate    string // the §1.2 row the case pins
-	corpus  string // case name in testdata/parity/v1.9
+	gate    string // the gate the case pins
+	corpus  string // case name in testdata/parity/<version> or v1.9
 	kubeOVN bool   // seed subnets.kubeovn.io
 	version Version
 	denied  string // exact text after "Internal error occurred: ", "" when allowed
@@ -44,6 +47,7 @@ var gateCases = []gateCase{
 	{"V1 deleting VC", "cn-update-deleting-vc-skipped", false, V1_7, "can't update cluster network data because clusternetwork has MTU 1500, but the vlanconfigs vc-data has another MTU 9000", ""},
 	{"V1 deleting VC", "cn-update-deleting-vc-skipped", false, V1_8, "", ""},
 	{"V1 RWX NAD", "cn-update-mgmt-mtu-rwx-nad-by-name", false, V1_8, "", ""},
+	{"V1 RWX NAD", "cn-update-mgmt-mtu-rwx-nad-by-name", false, V1_9, "can't update cluster network mgmt because the MTU can't be changed from 1500 to 9000 as nad rwx-network-8xkzt is still attached", ""},
 
 	// uplink-mtu annotation errors: reworded in v1.8.
 	{"MTU wording", "nad-mutate-create-cn-annotation-not-integer", false, V1_7,
@@ -71,6 +75,7 @@ var gateCases = []gateCase{
 	{"M1 bridge", "nad-mutate-create-bridge-no-suffix", false, V1_6, `can't create nad default/x because clusternetworks.network.harvesterhci.io "mgmt-bri" not found`, ""},
 	{"M1 bridge", "nad-mutate-create-bridge-no-suffix", false, V1_7, "can't create nad default/x because the bridge name mgmt-bridge does not include suffix -br", ""},
 	{"M1 bridge", "nad-mutate-create-bridge-too-short", false, V1_6, `can't create nad default/x because clusternetworks.network.harvesterhci.io "" not found`, ""},
+	{"M1 bridge", "nad-mutate-create-bridge-too-short", false, V1_7, "can't create nad default/x because the length of bridge name -br is less than 3", ""},
 
 	// NAD mutator update: v1.6 only when the config changed, with last-*
 	// labels; v1.7 always, without; the overlay cluster network label kept
@@ -94,10 +99,10 @@ var gateCases = []gateCase{
 
 	// NAD validator: v1.6 words the VLAN and bridge checks as v0.5.x,
 	// checking the bridge's length before its suffix; trunks from v1.7;
-	// kube-ovn create refused without
-	// kube-ovn from v1.8; kube-ovn delete without kube-ovn refused in v1.6
-	// and v1.7 (two wordings), allowed from v1.8; underlay HNC check on
-	// delete from v1.8; exclusive storage VLAN from v1.9.
+	// kube-ovn create refused without kube-ovn from v1.8; kube-ovn delete
+	// without kube-ovn refused in v1.6 and v1.7 (two wordings), allowed from
+	// v1.8; underlay HNC check on delete from v1.8; exclusive storage VLAN
+	// from v1.9.
 	{"V2 VLAN", "nad-create-vlan-negative", false, V1_6, "can't create nad default/v because VLAN ID must >=0 and <=4094", ""},
 	{"V2 VLAN", "nad-create-vlan-negative", false, V1_7, "can't create nad default/v because vlan -5 is out of range [0 .. 4094]", ""},
 	{"V2 bridge", "nad-create-bridge-too-long", false, V1_6, "can't create nad default/x because the length of the brName can't be more than 15", ""},
@@ -113,6 +118,7 @@ var gateCases = []gateCase{
 	{"V2 underlay", "nad-delete-underlay-overlay-vm", false, V1_7, "", ""},
 	{"V2 underlay", "nad-delete-underlay-overlay-vm", false, V1_8, "can't delete nad default/vlan300 because hostnetworkconfig underlay-300 is using nad vlan300 vid 300 as underlay on cluster network data, it's still used by VM(s) default/ovn-vm which must remove the related networks and interfaces", ""},
 	{"V2 exclusive SN", "nad-create-exclusive-sn-vlan-same", false, V1_8, "", ""},
+	{"V2 exclusive SN", "nad-create-exclusive-sn-vlan-same", false, V1_9, "can't create nad default/v because vlan 2012 is exclusively reserved for storage network", ""},
 	{"V2 MTU", "nad-create-mtu-mismatch-vc", false, V1_5, "", ""},
 	{"V2 MTU", "nad-create-mtu-mismatch-vc", false, V1_6, "can't create nad default/x because nad MTU 1500 does not match cluster network MTU 9000", ""},
 
@@ -130,20 +136,29 @@ var gateCases = []gateCase{
 	{"M2 deleting", "vc-mutate-update-deleting", false, V1_7, "", ""},
 
 	// VlanConfig validator: CN existence and the new MTU rule from v1.6;
-	// deleting VlanConfigs skipped in the MTU check from v1.8; mgmt for
-	// nobody before v1.9; CN label rule and RWX NADs from v1.9.
+	// spec-unchanged updates checked from v1.7; deleting VlanConfigs skipped
+	// in the MTU check from v1.8; mgmt for nobody before v1.9; CN label rule,
+	// RWX NADs and system-network wording from v1.9.
 	{"V3 CN exists", "vc-update-cn-missing", false, V1_5, "", ""},
 	{"V3 CN exists", "vc-update-cn-missing", false, V1_6, `can't update vlanConfig vc-data because it refers to a none-existing cluster network ghost or error clusternetworks.network.harvesterhci.io "ghost" not found`, ""},
+	{"V3 spec unchanged", "vc-update-overlap", false, V1_6, "", ""},
+	{"V3 spec unchanged", "vc-update-overlap", false, V1_7, "can't update vlanConfig vc-data because it overlaps with other vlanconfigs matching node(s) [harv-node-03]", ""},
 	{"V3 deleting VC", "vc-create-mtu-other-deleting", false, V1_7, "can't create vlanConfig vc-data-b because the vlanconfig vc-data-b MTU 1500 is different with another vlanconfig vc-data-a MTU 9000, all vlanconfigs on one clusternetwork need to have same MTU", ""},
 	{"V3 deleting VC", "vc-create-mtu-other-deleting", false, V1_8, "", ""},
 	{"V3 mgmt", "vc-create-mgmt-controller", false, V1_8, "can't create vlanConfig mgmt-vlan-harv-node-01 because cluster network can't be mgmt", ""},
+	{"V3 mgmt", "vc-create-mgmt-controller", false, V1_9, "", ""},
 	{"V3 mgmt", "vc-create-mgmt-user", false, V1_8, "can't create vlanConfig vc-mgmt because cluster network can't be mgmt", ""},
-	{"V3 mgmt", "vc-update-mgmt-controller", false, V1_6, "can't update vlanConfig mgmt-vlan-harv-node-01 because cluster network can't be mgmt", ""},
+	{"V3 mgmt", "vc-create-mgmt-user", false, V1_9, "can't create vlanConfig vc-mgmt because users can't create vlanConfig for mgmt cluster network", ""},
+	{"V3 mgmt", "vc-update-mgmt-controller", false, V1_8, "can't update vlanConfig mgmt-vlan-harv-node-01 because cluster network can't be mgmt", ""},
+	{"V3 mgmt", "vc-update-mgmt-controller", false, V1_9, "", ""},
 	{"V3 label", "vc-update-label-mismatch", false, V1_8, "", ""},
+	{"V3 label", "vc-update-label-mismatch", false, V1_9, "can't update vlanConfig vc-data because cluster network label storage is invalid and must not be updated by user", ""},
 	{"V3 RWX NAD", "vc-update-system-nad-rwx", false, V1_8, "", ""},
+	{"V3 RWX NAD", "vc-update-system-nad-rwx", false, V1_9, "can't update vlanConfig vc-data because the system network nad rwx-net-abc12 is still attached", ""},
 	{"V3 uplink", "vc-update-uplink-change-all-old-nodes", false, V1_5, "could not update vlanConfig vc-data because it's blocked by VM(s) default/web-01 which must be stopped at first", ""},
 	{"V3 uplink", "vc-update-uplink-change-all-old-nodes", false, V1_6, "can't update vlanConfig vc-data because it is blocked by VM(s) default/web-01 which must be stopped at first", ""},
 	{"V3 wording", "vc-delete-system-nad", false, V1_8, "can't delete vlanConfig vc-data because the storage network nad storagenetwork-lcw9n is still attached", ""},
+	{"V3 wording", "vc-delete-system-nad", false, V1_9, "can't delete vlanConfig vc-data because the system network nad storagenetwork-lcw9n is still attached", ""},
 }
 
 func TestVersionGates(t *testing.T) {
@@ -298,13 +313,12 @@ func checkGate(t *testing.T, g gateCase) {
 
 func checkGateCase(t *testing.T, g gateCase, edit func(*parityCase)) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "parity", "v1.9", "*-"+g.corpus+".json"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("corpus case %s: %v %v", g.corpus, files, err)
-	}
-	c := loadParityCase(t, files[0])
+	c, recorded := loadGateCase(t, g.version, g.corpus)
 	if edit != nil {
 		edit(c)
+	}
+	if recorded && edit == nil && g.kubeOVN == (len(c.Requires) > 0) {
+		checkRowIsRecorded(t, g, c.Response)
 	}
 	got := parityAnswer(t, c, g.version, g.kubeOVN)
 	if g.denied != "" {
@@ -329,6 +343,39 @@ func checkGateCase(t *testing.T, g gateCase, edit func(*parityCase)) {
 	}
 	if !reflect.DeepEqual(want, have) {
 		t.Errorf("patch %s\nwant  %s", got.Patch, g.patch)
+	}
+}
+
+// loadGateCase loads the case named name from v's corpus, and reports
+// whether it was recorded there; v1.9's case stands in for it otherwise.
+func loadGateCase(t *testing.T, v Version, name string) (*parityCase, bool) {
+	t.Helper()
+	for _, dir := range []string{v.String(), "v1.9"} {
+		files, err := filepath.Glob(filepath.Join("testdata", "parity", dir, "*-"+name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 1 {
+			return loadParityCase(t, files[0]), dir == v.String()
+		}
+	}
+	t.Fatalf("no corpus case %s for %s or v1.9", name, v)
+	return nil, false
+}
+
+// checkRowIsRecorded fails when a row's answer is not the one recorded.
+func checkRowIsRecorded(t *testing.T, g gateCase, recorded *parityResponse) {
+	t.Helper()
+	row := &parityResponse{Allowed: g.denied == ""}
+	if g.denied != "" {
+		row.Status = &parityStatus{Code: 500, Reason: "InternalError", Message: "Internal error occurred: " + g.denied}
+	}
+	if g.patch != "" {
+		patchType := "JSONPatch"
+		row.PatchType, row.Patch = &patchType, json.RawMessage(g.patch)
+	}
+	if recorded == nil || !reflect.DeepEqual(normalize(t, recorded), normalize(t, row)) {
+		t.Errorf("the row is not %s's recorded answer\nrecorded: %s\nrow:      %s", g.version, dump(recorded), dump(row))
 	}
 }
 
