@@ -185,16 +185,21 @@ func TestIntermediateReleaseGetsItsOwnAnswer(t *testing.T) {
 	}
 }
 
-// TestV16MutatorRouteFieldOrder: the recorded VLAN change with a filled
-// auto route. v1.6 re-serialises the route in v0.5.x's field order, v1.9 in
-// its own.
-func TestV16MutatorRouteFieldOrder(t *testing.T) {
-	labels := `{"network.harvesterhci.io/clusternetwork":"data",%s"network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanNetwork","network.harvesterhci.io/vlan-id":"200"}`
+// TestRouteFieldOrder: the recorded VLAN change with a filled auto route.
+// Up to v1.8 the route is re-serialised in v0.5.x's field order (v1.6 by
+// v0.5.x's own route step), v1.9 in its own.
+func TestRouteFieldOrder(t *testing.T) {
+	const (
+		labels   = `{"network.harvesterhci.io/clusternetwork":"data",%s"network.harvesterhci.io/ready":"true","network.harvesterhci.io/type":"L2VlanNetwork","network.harvesterhci.io/vlan-id":"200"}`
+		lastVlan = `"network.harvesterhci.io/last-vlan-id":"100",`
+		v05      = `{\"mode\":\"auto\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\",\"serverIPAddr\":\"172.16.100.1\",\"outdated\":true}`
+		v19      = `{\"mode\":\"auto\",\"serverIPAddr\":\"172.16.100.1\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\",\"outdated\":true}`
+		patch    = `[{"op":"replace","path":"/metadata/labels","value":%s},{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"%s"}}]`
+	)
 	for v, want := range map[Version]string{
-		V1_6: `[{"op":"replace","path":"/metadata/labels","value":` + fmt.Sprintf(labels, `"network.harvesterhci.io/last-vlan-id":"100",`) + `},` +
-			`{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"{\"mode\":\"auto\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\",\"serverIPAddr\":\"172.16.100.1\",\"outdated\":true}"}}]`,
-		V1_9: `[{"op":"replace","path":"/metadata/labels","value":` + fmt.Sprintf(labels, "") + `},` +
-			`{"op":"replace","path":"/metadata/annotations","value":{"network.harvesterhci.io/route":"{\"mode\":\"auto\",\"serverIPAddr\":\"172.16.100.1\",\"cidr\":\"172.16.100.0/24\",\"gateway\":\"172.16.100.1\",\"outdated\":true}"}}]`,
+		V1_6: fmt.Sprintf(patch, fmt.Sprintf(labels, lastVlan), v05),
+		V1_8: fmt.Sprintf(patch, fmt.Sprintf(labels, ""), v05),
+		V1_9: fmt.Sprintf(patch, fmt.Sprintf(labels, ""), v19),
 	} {
 		t.Run(v.String(), func(t *testing.T) {
 			checkGateCase(t, gateCase{corpus: "nad-mutate-update-vlan-change", version: v, patch: want}, func(c *parityCase) {

@@ -107,7 +107,7 @@ func mutateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Network
 	if isKubeOVN(newConf) || nad.Annotations == nil {
 		return ops, nil
 	}
-	annotations, changed, err := routeAnnotations(old, nad, oldConf, newConf)
+	annotations, changed, err := routeAnnotations(r.Profile, old, nad, oldConf, newConf)
 	if err != nil || !changed {
 		return ops, err
 	}
@@ -216,7 +216,7 @@ func networkLabels(ctx context.Context, r *Request, current map[string]string, c
 // routeAnnotations is the v1.7+ route handling: a VLAN change marks an auto
 // route outdated (or drops the route for VLAN 0); a mode change with the
 // same VLAN sets outdated to whether the new mode is auto.
-func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *nadConf) (map[string]string, bool, error) {
+func routeAnnotations(p Profile, old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newConf *nadConf) (map[string]string, bool, error) {
 	annotations := copyMap(nad.Annotations)
 	raw := annotations[annotationRoute]
 	if oldConf.Vlan != newConf.Vlan {
@@ -227,12 +227,12 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 			delete(annotations, annotationRoute)
 			return annotations, true, nil
 		}
-		var conf routeV17
+		var conf routeV19
 		if err := json.Unmarshal([]byte(raw), &conf); err != nil {
 			return nil, false, fmt.Errorf("unmarshal %s failed, error: %w", raw, err)
 		}
 		conf.Outdated = conf.Mode == utilsv17.Mode(routeModeAuto)
-		b, err := json.Marshal(conf)
+		b, err := json.Marshal(inReleaseOrder(p, conf))
 		if err != nil {
 			return nil, false, err
 		}
@@ -243,18 +243,18 @@ func routeAnnotations(old, nad *cniv1.NetworkAttachmentDefinition, oldConf, newC
 	if raw == "" || oldRaw == "" {
 		return nil, false, nil
 	}
-	var newRoute, oldRoute routeV17
+	var newRoute, oldRoute routeV19
 	if err := json.Unmarshal([]byte(raw), &newRoute); err != nil {
-		return nil, false, fmt.Errorf("unmarshal new nad route %v failed, error: %w", newRoute, err)
+		return nil, false, fmt.Errorf("unmarshal new nad route %v failed, error: %w", inReleaseOrder(p, newRoute), err)
 	}
 	if err := json.Unmarshal([]byte(oldRaw), &oldRoute); err != nil {
-		return nil, false, fmt.Errorf("unmarshal old nad route %v failed, error: %w", oldRoute, err)
+		return nil, false, fmt.Errorf("unmarshal old nad route %v failed, error: %w", inReleaseOrder(p, oldRoute), err)
 	}
 	if newRoute.Mode == oldRoute.Mode {
 		return nil, false, nil
 	}
 	newRoute.Outdated = newRoute.Mode == utilsv17.Mode(routeModeAuto)
-	b, err := json.Marshal(newRoute)
+	b, err := json.Marshal(inReleaseOrder(p, newRoute))
 	if err != nil {
 		return nil, false, err
 	}

@@ -57,7 +57,7 @@ func clusterNetworkOfBridge(bridge string) (string, error) {
 }
 
 // layer3NetworkConf is the network.harvesterhci.io/route annotation as
-// v0.5.x declares it (field order mode, cidr, gateway, serverIPAddr,
+// v0.5.x to v1.8 declare it (field order mode, cidr, gateway, serverIPAddr,
 // connectivity, outdated), which shows in re-serialised annotations, and with
 // upstream's type names, which show in decode errors.
 type layer3NetworkConf = utils.Layer3NetworkConf
@@ -107,10 +107,20 @@ func hasBridgeSuffix(bridge string) bool {
 // nadConf is the NAD config as the v1.6+ rules use it.
 type nadConf = utilsv17.NetConf
 
-// routeV17 is the route annotation as the v1.7+ rules declare it; its field
-// order differs from v0.5.x's (mode, serverIPAddr, cidr, gateway, …), which
-// v1.6 still re-serialises with.
-type routeV17 = utilsv17.Layer3NetworkConf
+// routeV19 is the route annotation as v1.9 declares it; its field order
+// differs from v0.5.x's (mode, serverIPAddr, cidr, gateway, …).
+type routeV19 = utilsv17.Layer3NetworkConf
+
+// inReleaseOrder is a route as the release declares it: up to v1.8 in
+// v0.5.x's field order (mode, cidr, gateway, serverIPAddr, …), which shows
+// when the route is printed or re-serialised.
+func inReleaseOrder(p Profile, route routeV19) any {
+	if p.atLeast(V1_9) {
+		return route
+	}
+	return layer3NetworkConf{Mode: utils.Mode(route.Mode), CIDR: route.CIDR, Gateway: route.Gateway,
+		ServerIPAddr: route.ServerIPAddr, Connectivity: utils.Connectivity(route.Connectivity), Outdated: route.Outdated}
+}
 
 // decodeNADConfig parses spec.config as the v1.6+ validators (and the v1.7+
 // NAD mutator) do: an empty config is a zero NetConf. v1.7 reworded the

@@ -30,8 +30,8 @@ type Mode string
 type Connectivity string
 
 // Layer3NetworkConf is the network.harvesterhci.io/route annotation as
-// v0.5.x declares it. The field order and omitempty tags decide the bytes of
-// re-serialised annotations.
+// v0.5.x, and still v1.8, declare it. The field order and omitempty tags
+// decide the bytes of re-serialised annotations.
 type Layer3NetworkConf struct {
 	Mode         Mode         `json:"mode,omitempty"`
 	CIDR         string       `json:"cidr,omitempty"`

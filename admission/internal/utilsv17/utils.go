@@ -38,10 +38,10 @@ type Mode string
 // Connectivity is the connectivity the controller reports for a route.
 type Connectivity string
 
-// Layer3NetworkConf is the network.harvesterhci.io/route annotation as the
-// newer releases declare it. The field order (mode, serverIPAddr, cidr,
-// gateway, connectivity, outdated) and the omitempty tags decide the bytes
-// of re-serialised annotations.
+// Layer3NetworkConf is the network.harvesterhci.io/route annotation as v1.9
+// declares it. The field order (mode, serverIPAddr, cidr, gateway,
+// connectivity, outdated) and the omitempty tags decide the bytes of
+// re-serialised annotations.
 type Layer3NetworkConf struct {
 	Mode         Mode         `json:"mode,omitempty"`
 	ServerIPAddr string       `json:"serverIPAddr,omitempty"`
