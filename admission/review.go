@@ -31,8 +31,12 @@ const (
 // envelope fit, anything larger is not from an API server.
 const maxBodyBytes = 7 << 20
 
-// Recorder observes every answered review (metrics). result is "allowed",
-// "patched", "denied" or "error".
+// Recorder observes every answered review (metrics). Every label comes from
+// a closed set: webhook is "validation" or "mutation"; kind is a kind some
+// route serves, "" when the review could not be read, else "other";
+// operation is CREATE, UPDATE, DELETE, CONNECT, "" or "other"; result is
+// "allowed", "patched", "denied", "error", or "warned" for a denial audit
+// mode turned into a warning.
 type Recorder interface {
 	Observe(webhook, kind, operation, result string, d time.Duration)
 }
@@ -46,6 +50,9 @@ type Config struct {
 	// MaxInFlight bounds the reviews read, decided and encoded at once; the
 	// others wait for a slot. 0 means four per CPU.
 	MaxInFlight int
+	// Audit denies and patches nothing: a would-be denial is allowed with
+	// its text in the response's warnings, logged and counted as "warned".
+	Audit bool
 }
 
 // Server answers AdmissionReviews on the validation and mutation paths.
@@ -106,7 +113,7 @@ func (s *Server) serve(webhook string, routes []route) http.HandlerFunc {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
-		s.observe(webhook, ar.Kind.Kind, string(ar.Operation), result(resp), start)
+		s.observe(webhook, s.kindLabel(ar.Kind.Kind), operationLabel(ar.Operation), result(resp), start)
 	}
 }
 
@@ -116,10 +123,33 @@ func (s *Server) observe(webhook, kind, op, result string, start time.Time) {
 	}
 }
 
+// kindLabel keeps the metrics' kind label to the kinds routed: the request
+// names any string it likes.
+func (s *Server) kindLabel(kind string) string {
+	for _, routes := range [][]route{s.validation, s.mutation} {
+		for _, rt := range routes {
+			if rt.kind == kind {
+				return kind
+			}
+		}
+	}
+	return "other"
+}
+
+func operationLabel(op admissionv1.Operation) string {
+	switch op {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
+		return string(op)
+	}
+	return "other"
+}
+
 func result(resp *admissionv1.AdmissionResponse) string {
 	switch {
 	case !resp.Allowed:
 		return "denied"
+	case len(resp.Warnings) > 0:
+		return "warned"
 	case len(resp.Patch) > 0:
 		return "patched"
 	default:
@@ -168,10 +198,19 @@ func (s *Server) admit(ctx context.Context, webhook string, routes []route, ar *
 		var patch []byte
 		if patch, err = encodePatch(ops); err == nil {
 			if ce := s.cfg.Logger.Check(zap.DebugLevel, "allowed"); ce != nil {
-				ce.Write(append(requestFields(webhook, ar), zap.Int("patchOps", len(ops)))...)
+				ce.Write(append(requestFields(webhook, ar), zap.Int("patchOps", len(ops)), zap.Bool("audit", s.cfg.Audit))...)
+			}
+			if s.cfg.Audit {
+				patch = nil // nothing is patched in audit mode
 			}
 			return allowed(ar, patch)
 		}
+	}
+	if s.cfg.Audit {
+		if ce := s.cfg.Logger.Check(zap.InfoLevel, "would deny (audit mode)"); ce != nil {
+			ce.Write(append(requestFields(webhook, ar), loggedError(err)...)...)
+		}
+		return audited(ar, err)
 	}
 	if ce := s.cfg.Logger.Check(zap.InfoLevel, "denied"); ce != nil {
 		ce.Write(append(requestFields(webhook, ar), loggedError(err)...)...)
@@ -197,11 +236,18 @@ func loggedError(err error) []zap.Field {
 	if len(msg) <= maxLoggedError {
 		return []zap.Field{zap.String("error", msg)}
 	}
-	cut := maxLoggedError
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
+	return []zap.Field{zap.String("error", truncate(msg, maxLoggedError)), zap.Int("errorBytes", len(msg))}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return []zap.Field{zap.String("error", msg[:cut]+"…"), zap.Int("errorBytes", len(msg))}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // run calls the matching route, turning a panic into an error: upstream's
@@ -235,6 +281,16 @@ func allowed(ar *admissionv1.AdmissionRequest, patch []byte) *admissionv1.Admiss
 		resp.PatchType, resp.Patch = &pt, patch
 	}
 	return resp
+}
+
+// maxWarning bounds the would-be denial quoted in an audit warning; the API
+// server passes warnings to the client, which prints them.
+const maxWarning = 1024
+
+// audited allows what err would have denied, saying so in a warning.
+func audited(ar *admissionv1.AdmissionRequest, err error) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: true,
+		Warnings: []string{Name + " (audit mode) would deny: " + truncate(err.Error(), maxWarning)}}
 }
 
 // denied encodes a rule error as upstream's router does: a 500 InternalError

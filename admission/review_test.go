@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 
 	"github.com/lowmem/harvester-network-webhook/informers"
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
@@ -145,6 +146,24 @@ func TestWebhookConfigurationsFollowTheHandlerTable(t *testing.T) {
 	}
 }
 
+// In audit mode the configurations sit beside upstream's: other names, a
+// Service of their own, and never a failure that blocks a write.
+func TestWebhookConfigurationsInAuditMode(t *testing.T) {
+	vwc, mwc := WebhookConfigurations(Profile{Version: V1_9},
+		ClientConfig{Namespace: "harvester-system", Service: "harvester-network-webhook-audit", Audit: true})
+	v, m := vwc.Webhooks[0], mwc.Webhooks[0]
+	if vwc.Name != AuditName || mwc.Name != AuditName ||
+		v.Name != "validator.harvester-system.harvester-network-webhook-audit" || m.Name != "mutator.harvester-system.harvester-network-webhook-audit" {
+		t.Errorf("names %s %s %s %s", vwc.Name, mwc.Name, v.Name, m.Name)
+	}
+	if *v.FailurePolicy != admissionregistrationv1.Ignore || *m.FailurePolicy != admissionregistrationv1.Ignore {
+		t.Errorf("failure policies %s %s, want Ignore", *v.FailurePolicy, *m.FailurePolicy)
+	}
+	if s := v.ClientConfig.Service; s == nil || s.Name != "harvester-network-webhook-audit" {
+		t.Errorf("service %+v", s)
+	}
+}
+
 func TestWebhookConfigurationsOfTheNewestProfile(t *testing.T) {
 	for _, tt := range []struct {
 		kubeOVN bool
@@ -233,4 +252,83 @@ func TestReviewsWaitForAnInFlightSlot(t *testing.T) {
 	if rec := <-done; rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"allowed":true`) {
 		t.Errorf("after the slot was freed: HTTP %d %s", rec.Code, rec.Body.String())
 	}
+}
+
+// recorder keeps the labels of every observed review.
+type recorder struct{ seen []string }
+
+func (r *recorder) Observe(webhook, kind, operation, result string, _ time.Duration) {
+	r.seen = append(r.seen, strings.Join([]string{webhook, kind, operation, result}, " "))
+}
+
+// Audit mode allows what it would deny, with the denial as a warning, logs
+// and counts it, and patches nothing.
+func TestAuditModeWarnsInsteadOfDenying(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	rec := &recorder{}
+	objects := []string{cnData, vlanConfig("vc-data", "data", oneNode, `{"nics":["ens5"],"linkAttributes":{"mtu":9000}}`)}
+	r := chi.NewRouter()
+	NewServer(Config{Profile: Profile{Version: V1_4}, Store: informerstest.NewStore(t, clusterObjects(t, objects)...), Logger: zap.New(core), Recorder: rec, Audit: true}).Routes(r)
+	bad := nad("default", "bad", dataLabels, "{}", `{"type":"bridge","bridge":"data-br","vlan":5000}`)
+	for _, tc := range []struct{ path, label string }{{ValidationPath, "validation NetworkAttachmentDefinition CREATE warned"}} {
+		resp := decodeResponse(t, post(t, r, tc.path, "application/json", reviewFor(t, "admission.k8s.io/v1", admissionv1.Create, bad, "")))
+		want := "harvester-network-webhook (audit mode) would deny: could not create nad default/bad because VLAN ID must >=0 and <=4094"
+		if !resp.Allowed || resp.Result != nil || len(resp.Warnings) != 1 || resp.Warnings[0] != want {
+			t.Errorf("%s: got allowed=%v result=%v warnings=%q, want allowed with warning %q", tc.path, resp.Allowed, resp.Result, resp.Warnings, want)
+		}
+		if got := rec.seen[len(rec.seen)-1]; got != tc.label {
+			t.Errorf("counted as %q, want %q", got, tc.label)
+		}
+	}
+	if entries := logs.All(); len(entries) != 1 || entries[0].Message != "would deny (audit mode)" {
+		t.Errorf("log entries %+v, want one would-be denial", entries)
+	}
+
+	// The mutator appends the VlanConfig's MTU; in audit mode it patches
+	// nothing.
+	mutate := reviewFor(t, "admission.k8s.io/v1", admissionv1.Create, nad("default", "ok", "{}", "{}", vlan100Config), "")
+	if enforced := answer(t, objects, "mutation", mutate).Response; enforced.Patch == nil {
+		t.Fatalf("enforce mode: %+v, want a patch", enforced)
+	}
+	patched := decodeResponse(t, post(t, r, MutationPath, "application/json", mutate))
+	if !patched.Allowed || patched.Patch != nil || patched.PatchType != nil || len(patched.Warnings) != 0 {
+		t.Errorf("mutation in audit mode: %+v, want allowed without a patch", patched)
+	}
+	if got := rec.seen[len(rec.seen)-1]; got != "mutation NetworkAttachmentDefinition CREATE allowed" {
+		t.Errorf("mutation counted as %q", got)
+	}
+
+	long := audited(&admissionv1.AdmissionRequest{UID: "u"}, errors.New(strings.Repeat("é", 2000)))
+	if w := long.Warnings[0]; len(w) > maxWarning+100 || !strings.HasSuffix(w, "…") || !utf8.ValidString(w) {
+		t.Errorf("a long denial's warning has %d bytes: %q…", len(w), w[:80])
+	}
+}
+
+// Metric labels come from closed sets, whatever the request names.
+func TestMetricLabelsAreClosedSets(t *testing.T) {
+	rec := &recorder{}
+	r := chi.NewRouter()
+	NewServer(Config{Profile: Profile{Version: V1_9}, Store: informerstest.NewStore(t), Recorder: rec}).Routes(r)
+	for n := range 50 {
+		body := strings.NewReplacer("%s", "admission.k8s.io/v1", "ConfigMap", fmt.Sprintf("Kind%d", n),
+			`"operation":"CREATE"`, fmt.Sprintf(`"operation":"OP%d"`, n)).Replace(configMapReview)
+		post(t, r, ValidationPath, "application/json", []byte(body))
+	}
+	post(t, r, ValidationPath, "application/json", []byte("{"))
+	kinds := map[string]bool{}
+	for _, s := range rec.seen {
+		kinds[s] = true
+	}
+	if len(kinds) != 2 || !kinds["validation other other denied"] || !kinds["validation   error"] {
+		t.Errorf("label sets %v, want only other/other and the unreadable review", kinds)
+	}
+}
+
+func decodeResponse(t *testing.T, rec *httptest.ResponseRecorder) *admissionv1.AdmissionResponse {
+	t.Helper()
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &review); err != nil || review.Response == nil {
+		t.Fatalf("HTTP %d %s: %v", rec.Code, rec.Body.String(), err)
+	}
+	return review.Response
 }

@@ -73,8 +73,8 @@ func reviewFor(t testing.TB, apiVersion string, op admissionv1.Operation, object
 	return b
 }
 
-// answer posts body to the webhook path and decodes the answer.
-func answer(t *testing.T, objects []string, webhook string, body []byte) *admissionv1.AdmissionReview {
+// clusterObjects decodes JSON objects for a test store.
+func clusterObjects(t *testing.T, objects []string) []*unstructured.Unstructured {
 	t.Helper()
 	objs := make([]*unstructured.Unstructured, len(objects))
 	for i, o := range objects {
@@ -83,7 +83,13 @@ func answer(t *testing.T, objects []string, webhook string, body []byte) *admiss
 			t.Fatalf("cluster object %s: %v", o, err)
 		}
 	}
-	h := newTestRouter(informerstest.NewStore(t, objs...))
+	return objs
+}
+
+// answer posts body to the webhook path and decodes the answer.
+func answer(t *testing.T, objects []string, webhook string, body []byte) *admissionv1.AdmissionReview {
+	t.Helper()
+	h := newTestRouter(informerstest.NewStore(t, clusterObjects(t, objects)...))
 	rec := post(t, h, "/v1/webhook/"+webhook, "application/json", body)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("HTTP %d: %s", rec.Code, rec.Body.String())

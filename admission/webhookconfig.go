@@ -9,14 +9,32 @@ import (
 // both webhook configurations.
 const Name = "harvester-network-webhook"
 
+// AuditName names the configurations and webhooks in audit mode, so that
+// they sit beside upstream's instead of replacing them.
+const AuditName = Name + "-audit"
+
 // ClientConfig says how the API server reaches the webhook: through the
 // Service in Namespace (in a cluster), or at URL (outside one).
 type ClientConfig struct {
 	Namespace string
-	URL       string
-	CABundle  []byte
+	// Service is the Service's name; "" means Name.
+	Service  string
+	URL      string
+	CABundle []byte
 	// KubeOVN adds the rules of the kube-ovn routes (kube-ovn is installed).
 	KubeOVN bool
+	// Audit registers the configurations as AuditName with failure policy
+	// Ignore for both: an audit must never block a write, and must leave
+	// upstream's configurations alone.
+	Audit bool
+}
+
+// ConfigurationName is the name of both webhook configurations.
+func (cc ClientConfig) ConfigurationName() string {
+	if cc.Audit {
+		return AuditName
+	}
+	return Name
 }
 
 // WebhookConfigurations returns the validating and mutating configurations
@@ -25,12 +43,16 @@ type ClientConfig struct {
 func WebhookConfigurations(p Profile, cc ClientConfig) (*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfiguration) {
 	none := admissionregistrationv1.SideEffectClassNone
 	fail, ignore := admissionregistrationv1.Fail, admissionregistrationv1.Ignore
+	if cc.Audit {
+		fail = ignore
+	}
 	versions := []string{"v1", "v1beta1"}
+	name := cc.ConfigurationName()
 
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: Name},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name:                    "validator." + cc.Namespace + "." + Name,
+			Name:                    "validator." + cc.Namespace + "." + name,
 			ClientConfig:            cc.webhookClientConfig(ValidationPath),
 			Rules:                   cc.rules(validationRoutes(p)),
 			FailurePolicy:           &fail,
@@ -39,9 +61,9 @@ func WebhookConfigurations(p Profile, cc ClientConfig) (*admissionregistrationv1
 		}},
 	}
 	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: Name},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "mutator." + cc.Namespace + "." + Name,
+			Name:                    "mutator." + cc.Namespace + "." + name,
 			ClientConfig:            cc.webhookClientConfig(MutationPath),
 			Rules:                   cc.rules(mutationRoutes(p)),
 			FailurePolicy:           &ignore,
@@ -58,8 +80,12 @@ func (cc ClientConfig) webhookClientConfig(path string) admissionregistrationv1.
 		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: cc.CABundle}
 	}
 	port := int32(443)
+	service := cc.Service
+	if service == "" {
+		service = Name
+	}
 	return admissionregistrationv1.WebhookClientConfig{
-		Service:  &admissionregistrationv1.ServiceReference{Namespace: cc.Namespace, Name: Name, Path: &path, Port: &port},
+		Service:  &admissionregistrationv1.ServiceReference{Namespace: cc.Namespace, Name: service, Path: &path, Port: &port},
 		CABundle: cc.CABundle,
 	}
 }

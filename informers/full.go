@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unsafe"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -114,7 +115,11 @@ func (i *Informers) fetch(ctx context.Context, ki *kindInformer, m metav1.Object
 	if v, ok := i.lru.get(key, m.GetResourceVersion()); ok {
 		return v, nil
 	}
+	began := time.Now()
 	u, err := i.dynamic.Resource(ki.kind.GVR).Namespace(m.GetNamespace()).Get(ctx, m.GetName(), metav1.GetOptions{})
+	if i.fetches != nil {
+		i.fetches.ObserveFetch(ki.kind.Name, time.Since(began), err)
+	}
 	if apierrors.IsNotFound(err) {
 		// Deleted since the informer saw it; report it the way a cache
 		// miss reads, whatever text the server used.

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,6 +42,20 @@ type Config struct {
 	// object, to tell whether kube-ovn is installed; the kinds marked
 	// KubeOVN run only while it is. Required when Kinds has such kinds.
 	WatchKubeOVN bool
+	// WatchFailureGrace is how long a kind's list/watch may fail before
+	// Ready reports it; 0 means DefaultWatchFailureGrace.
+	WatchFailureGrace time.Duration
+	// Fetches, if set, observes every on-demand GET of a full object.
+	Fetches FetchObserver
+}
+
+// DefaultWatchFailureGrace tolerates an API server restart or a control
+// plane node's failover, not an outage.
+const DefaultWatchFailureGrace = 30 * time.Second
+
+// FetchObserver observes the on-demand GETs of full objects (metrics).
+type FetchObserver interface {
+	ObserveFetch(kind string, d time.Duration, err error)
 }
 
 // Informers watches the configured kinds and implements Store over them.
@@ -58,7 +69,9 @@ type Informers struct {
 	byName   map[string]*kindInformer // by Kind.Name, kube-ovn kinds excluded
 	lru      *lru
 	ovn      *kubeOVN // nil unless Config.WatchKubeOVN
-	watches  *refusedWatches
+	watches  *watchTracker
+	grace    time.Duration
+	fetches  FetchObserver
 
 	startOnce sync.Once
 	wg        sync.WaitGroup // informer goroutines
@@ -70,6 +83,9 @@ var _ Store = (*Informers)(nil)
 type kindInformer struct {
 	kind     Kind
 	informer cache.SharedIndexInformer
+	// objects counts the cached objects, kept by the event handler so that
+	// a scrape of the metrics does not list every key.
+	objects atomic.Int64
 
 	mu        sync.Mutex
 	lastError string // why list/watch last failed, as logged; "" once synced
@@ -92,12 +108,17 @@ func New(cfg Config) (*Informers, error) {
 	if cfg.Kinds == nil {
 		cfg.Kinds = V14Kinds()
 	}
-	watches := &refusedWatches{}
+	if cfg.WatchFailureGrace <= 0 {
+		cfg.WatchFailureGrace = DefaultWatchFailureGrace
+	}
+	watches := newWatchTracker()
 	i := &Informers{
 		logger:   cfg.Logger,
 		metadata: observedMetadata{cfg.Metadata, watches},
 		dynamic:  observedDynamic{cfg.Dynamic, watches},
 		watches:  watches,
+		grace:    cfg.WatchFailureGrace,
+		fetches:  cfg.Fetches,
 		byName:   make(map[string]*kindInformer, len(cfg.Kinds)),
 		lru:      newLRU(cfg.LRUBytes),
 	}
@@ -198,14 +219,12 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	ki := &kindInformer{kind: k, informer: inf}
 	logger := i.logger.With(zap.String("kind", k.Name))
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-		ki.watchError(logger, err)
+		ki.watchError(logger, i.watches, err)
 	}); err != nil {
 		return nil, err
 	}
-	if k.FullOnDemand {
-		if _, err := inf.AddEventHandler(i.evictionHandler(k)); err != nil {
-			return nil, err
-		}
+	if _, err := inf.AddEventHandler(i.eventHandler(ki)); err != nil {
+		return nil, err
 	}
 	return ki, nil
 }
@@ -218,95 +237,6 @@ func newInformer(client any, lw *cache.ListWatch, example runtime.Object, indexe
 	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), example, 0, indexers)
 }
 
-// watchError replaces client-go's klog output for list/watch failures. A
-// missing permission or CRD would otherwise leave the webhook waiting for its
-// caches without a word (as upstream does): it is logged once, in words that
-// say what to fix, and kept for Ready until the kind syncs. The reflector
-// keeps retrying, so granting the permission or installing the CRD is enough.
-func (ki *kindInformer) watchError(logger *zap.Logger, err error) {
-	if errors.Is(err, io.EOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-		logger.Debug("Watch closed", zap.Error(err))
-		return
-	}
-	msg := ki.kind.describeError(err)
-	ki.mu.Lock()
-	repeated := msg == ki.lastError
-	ki.lastError = msg
-	ki.mu.Unlock()
-	if repeated {
-		logger.Debug(msg)
-		return
-	}
-	// Warn, not Error: zap's production config adds a stack trace to errors,
-	// and this line must stay one readable line.
-	logger.Warn(msg)
-}
-
-// describeError says why listing or watching k failed and what fixes it.
-func (k Kind) describeError(err error) string {
-	what := k.GVR.GroupVersion().String() + " " + k.GVR.Resource
-	switch {
-	case apierrors.IsForbidden(err):
-		verbs := strings.Join(k.Verbs(), ", ")
-		reason := err.Error()
-		var status apierrors.APIStatus
-		if errors.As(err, &status) {
-			reason = status.Status().Message // without client-go's "failed to list" prefix
-		}
-		if m := forbiddenUser.FindStringSubmatch(reason); m != nil {
-			return fmt.Sprintf("cannot list/watch %s: forbidden for %s; grant %s", what, m[1], verbs)
-		}
-		return fmt.Sprintf("cannot list/watch %s: forbidden (%s); grant %s", what, reason, verbs)
-	case apierrors.IsNotFound(err) && k.GVR.Group != "":
-		return fmt.Sprintf("cannot list/watch %s: the CRD %s is not installed", what, k.CRDName())
-	default:
-		return fmt.Sprintf("cannot list/watch %s: %v", what, err)
-	}
-}
-
-// forbiddenUser finds the user in the API server's Forbidden message
-// (User "system:serviceaccount:ns:name" cannot list resource ...).
-var forbiddenUser = regexp.MustCompile(`User "([^"]*)" cannot`)
-
-// reportSynced waits until ki has synced and may watch, then clears its
-// error, logging the recovery if there was one.
-func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, refused func() bool) {
-	began := time.Now()
-	select {
-	case <-ki.informer.HasSyncedChecker().Done():
-	case <-ctx.Done():
-		return
-	}
-	for refused() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	ki.mu.Lock()
-	had := ki.lastError != ""
-	ki.lastError = ""
-	ki.mu.Unlock()
-	if had {
-		logger.Info("Cache synced after earlier list/watch failures", zap.String("kind", ki.kind.Name))
-	}
-	if ce := logger.Check(zap.DebugLevel, "Cache synced"); ce != nil {
-		ce.Write(zap.String("kind", ki.kind.Name), zap.Int("objects", len(ki.informer.GetStore().ListKeys())),
-			zap.Duration("after", time.Since(began)))
-	}
-}
-
-// pending is ki's entry in Ready's list: its name, and why when known.
-func (ki *kindInformer) pending() string {
-	ki.mu.Lock()
-	defer ki.mu.Unlock()
-	if ki.lastError == "" {
-		return ki.kind.Name
-	}
-	return ki.kind.Name + " (" + ki.lastError + ")"
-}
-
 // run runs ki until ctx is done.
 func (i *Informers) run(ctx context.Context, ki *kindInformer) {
 	i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
@@ -315,24 +245,30 @@ func (i *Informers) run(ctx context.Context, ki *kindInformer) {
 	})
 }
 
-// evictionHandler drops cached full objects of kind k as soon as the metadata
-// informer sees them change or go. The resourceVersion check in get is what
-// guarantees freshness; this only frees memory early.
-func (i *Informers) evictionHandler(k Kind) cache.ResourceEventHandlerFuncs {
-	gr := k.GVR.GroupResource()
+// eventHandler counts ki's objects and, for a kind fetched on demand, drops
+// its cached full objects as soon as the metadata informer sees them change
+// or go. The resourceVersion check in get is what guarantees freshness;
+// eviction only frees memory early.
+func (i *Informers) eventHandler(ki *kindInformer) cache.ResourceEventHandlerFuncs {
+	gr := ki.kind.GVR.GroupResource()
+	evict := func(obj any, rv string) {
+		if m, ok := obj.(metav1.Object); ok && ki.kind.FullOnDemand {
+			i.lru.invalidate(lruKey{gr, m.GetNamespace(), m.GetName()}, rv)
+		}
+	}
 	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { ki.objects.Add(1) },
 		UpdateFunc: func(_, obj any) {
 			if m, ok := obj.(metav1.Object); ok {
-				i.lru.invalidate(lruKey{gr, m.GetNamespace(), m.GetName()}, m.GetResourceVersion())
+				evict(obj, m.GetResourceVersion())
 			}
 		},
 		DeleteFunc: func(obj any) {
+			ki.objects.Add(-1)
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
 			}
-			if m, ok := obj.(metav1.Object); ok {
-				i.lru.invalidate(lruKey{gr, m.GetNamespace(), m.GetName()}, "")
-			}
+			evict(obj, "")
 		},
 	}
 }
@@ -354,94 +290,6 @@ func (i *Informers) Start(ctx context.Context) {
 // they do once Start's context is done.
 func (i *Informers) Wait() { i.wg.Wait() }
 
-// WaitForSync blocks until every informer has synced and may watch, or ctx is done; the
-// error then names the kinds that have not. With WatchKubeOVN, that includes
-// the kube-ovn presence and, when kube-ovn is installed, its kinds.
-func (i *Informers) WaitForSync(ctx context.Context) error {
-	var checkers []cache.DoneChecker
-	for _, ki := range i.kinds {
-		checkers = append(checkers, ki.informer.HasSyncedChecker())
-	}
-	if i.ovn != nil {
-		// The handler has seen the initial list, so the kube-ovn kinds
-		// are started if the CRD exists; wait for those next.
-		checkers = append(checkers, i.ovn.crd.informer.HasSyncedChecker(), i.ovn.registration.HasSyncedChecker())
-	}
-	if err := waitDone(ctx, checkers); err != nil {
-		return i.notReady(err)
-	}
-	if i.ovn != nil {
-		checkers = checkers[:0]
-		for _, ki := range i.ovn.snapshot() {
-			checkers = append(checkers, ki.informer.HasSyncedChecker())
-		}
-		if err := waitDone(ctx, checkers); err != nil {
-			return i.notReady(err)
-		}
-	}
-	// A kind whose WATCH is refused may have synced from a LIST: wait until
-	// it may watch too (see refusedWatches).
-	for i.Ready() != nil {
-		select {
-		case <-ctx.Done():
-			return i.notReady(context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-// waitDone waits for every checker, or returns the cause of ctx.
-func waitDone(ctx context.Context, checkers []cache.DoneChecker) error {
-	for _, c := range checkers {
-		select {
-		case <-c.Done():
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	return nil
-}
-
-// notReady is WaitForSync's error once ctx is done: Ready's, or nil if
-// everything synced meanwhile.
-func (i *Informers) notReady(cause error) error {
-	if err := i.Ready(); err != nil {
-		return fmt.Errorf("%w: %w", err, cause)
-	}
-	return nil
-}
-
-// Synced reports whether every informer has completed its initial list.
-func (i *Informers) Synced() bool { return i.Ready() == nil }
-
-// Ready returns nil once every informer has synced and may watch, or an
-// error naming the kinds that have not (for /readyz), each with why its last
-// list or watch failed, if it did. The kube-ovn kinds count while they run.
-func (i *Informers) Ready() error {
-	var pending []string
-	for _, ki := range i.kinds {
-		if !ki.informer.HasSynced() || i.watches.isRefused(ki.kind.GVR) {
-			pending = append(pending, ki.pending())
-		}
-	}
-	if i.ovn != nil {
-		crd := i.ovn.crd
-		if !crd.informer.HasSynced() || !i.ovn.registration.HasSynced() || i.watches.isRefused(crd.kind.GVR) {
-			pending = append(pending, crd.pending())
-		}
-		for _, ki := range i.ovn.snapshot() {
-			if !ki.informer.HasSynced() || i.watches.isRefused(ki.kind.GVR) {
-				pending = append(pending, ki.pending())
-			}
-		}
-	}
-	if len(pending) > 0 {
-		return fmt.Errorf("informers not synced: %s", strings.Join(pending, ", "))
-	}
-	return nil
-}
-
 // CacheStats returns the counters of the full-object LRU.
 func (i *Informers) CacheStats() LRUStats { return i.lru.snapshot() }
 
@@ -450,12 +298,30 @@ func (i *Informers) CacheStats() LRUStats { return i.lru.snapshot() }
 func (i *Informers) Counts() map[string]int {
 	out := make(map[string]int, len(i.kinds)+3)
 	for _, ki := range i.kinds {
-		out[ki.kind.Name] = len(ki.informer.GetIndexer().ListKeys())
+		out[ki.kind.Name] = int(ki.objects.Load())
 	}
 	if i.ovn != nil {
-		out[KindCRD] = len(i.ovn.crd.informer.GetIndexer().ListKeys())
+		out[KindCRD] = int(i.ovn.crd.objects.Load())
 		for _, ki := range i.ovn.snapshot() {
-			out[ki.kind.Name] = len(ki.informer.GetIndexer().ListKeys())
+			out[ki.kind.Name] = int(ki.objects.Load())
+		}
+	}
+	return out
+}
+
+// WatchRestarts returns, per kind running now, the WATCH requests that
+// succeeded after the first: each one a watch the API server ended, or that
+// failed, and was started again.
+func (i *Informers) WatchRestarts() map[string]int64 {
+	out := make(map[string]int64, len(i.kinds)+3)
+	add := func(ki *kindInformer) { out[ki.kind.Name] = i.watches.restarts(ki.kind.GVR) }
+	for _, ki := range i.kinds {
+		add(ki)
+	}
+	if i.ovn != nil {
+		add(i.ovn.crd)
+		for _, ki := range i.ovn.snapshot() {
+			add(ki)
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package informers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,5 +121,70 @@ func TestReadyRequiresAWatch(t *testing.T) {
 	// The reflector retries the watch after its back-off (up to a few s).
 	if err := store.WaitForSync(ctx); err != nil {
 		t.Fatalf("after the watch is granted: WaitForSync = %v", err)
+	}
+}
+
+// A kind whose watch keeps failing after the cache synced (the API server
+// gone) stops being ready after the grace period, says why, and is ready
+// again once a watch starts; the restart is counted.
+func TestReadyFollowsFailingWatches(t *testing.T) {
+	md := metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme())
+	var broken atomic.Bool
+	watchers := make(chan *watch.FakeWatcher, 10)
+	md.PrependWatchReactor("vlanconfigs", func(clienttesting.Action) (bool, watch.Interface, error) {
+		if broken.Load() {
+			return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+		}
+		w := watch.NewFake()
+		watchers <- w
+		return true, w, nil
+	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{informers.VMIsGVR: "VirtualMachineInstanceList"})
+	store, err := informers.New(informers.Config{Metadata: md, Dynamic: dyn, WatchFailureGrace: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); store.Wait() }()
+	store.Start(ctx)
+	if err := store.WaitForSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.WatchRestarts()["VlanConfig"]; n != 0 {
+		t.Errorf("restarts before any failure: %d", n)
+	}
+
+	broken.Store(true)
+	(<-watchers).Stop() // the API server goes away: the watch ends, the next ones fail
+	eventually(t, 10*time.Second, func() error {
+		err := store.Ready()
+		if err == nil || !strings.Contains(err.Error(), "VlanConfig (list/watch failing for") ||
+			!strings.Contains(err.Error(), "connection refused") {
+			return fmt.Errorf("Ready() = %v, want VlanConfig failing with the reason", err)
+		}
+		return nil
+	})
+
+	broken.Store(false)
+	eventually(t, 40*time.Second, store.Ready)
+	if n := store.WatchRestarts()["VlanConfig"]; n < 1 {
+		t.Errorf("restarts after a failure: %d, want at least 1", n)
+	}
+}
+
+// eventually polls check every 50 ms until it passes or timeout.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

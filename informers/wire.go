@@ -35,10 +35,10 @@ import (
 type wireClient struct {
 	http    *http.Client
 	base    *url.URL // server URL, with any path prefix
-	watches *refusedWatches
+	watches *watchTracker
 }
 
-func newWireClient(cfg *rest.Config, watches *refusedWatches) (*wireClient, error) {
+func newWireClient(cfg *rest.Config, watches *watchTracker) (*wireClient, error) {
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
