@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
 	"github.com/lowmem/harvester-network-webhook/informers"
@@ -31,6 +33,17 @@ type config struct {
 	HealthPort int
 	LRUBytes   int64
 	Profiling  bool
+	// Audit is --mode audit: warn instead of denying, patch nothing.
+	Audit bool
+	// Service names the Service the configurations point to and the
+	// certificate's Secrets.
+	Service string
+	// ShutdownDrain is how long the webhook keeps serving, unready, after
+	// the first SIGTERM.
+	ShutdownDrain time.Duration
+	// WatchFailureGrace is how long a list/watch may fail before /readyz
+	// says not ready.
+	WatchFailureGrace time.Duration
 }
 
 // autoVersion is --harvester-version's default: detect the release.
@@ -79,6 +92,15 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		"byte budget of the cache of full objects fetched on demand (env LRU_BYTES)")
 	profiling := fs.String("profiling", env("PROFILING", "false"),
 		"serve Go's pprof profiles under /debug/pprof/ on the health port: true or false (env PROFILING)")
+	mode := fs.String("mode", env("MODE", "enforce"),
+		"enforce: deny and patch as upstream; audit: deny and patch nothing, return each would-be denial as a warning, log and count it, "+
+			"and register the configurations as "+admission.AuditName+" with failure policy Ignore, beside upstream's (env MODE)")
+	fs.StringVar(&cfg.Service, "service-name", env("SERVICE_NAME", admission.Name),
+		"Service the webhook configurations point to; also names the Secrets <name>-ca and <name>-tls and the certificate's DNS name (env SERVICE_NAME)")
+	drain := fs.String("shutdown-drain", env("SHUTDOWN_DRAIN", "10s"),
+		"after the first SIGTERM, keep answering reviews this long with /readyz failing, so that the endpoints drop the pod first; a second signal exits at once (env SHUTDOWN_DRAIN)")
+	grace := fs.String("watch-failure-grace", env("WATCH_FAILURE_GRACE", informers.DefaultWatchFailureGrace.String()),
+		"how long a cache's list/watch may keep failing before /readyz says not ready (env WATCH_FAILURE_GRACE)")
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -109,6 +131,27 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 	}
 	if cfg.Profiling, err = strconv.ParseBool(*profiling); err != nil {
 		return nil, fmt.Errorf("--profiling: %q is not true or false", *profiling)
+	}
+	switch *mode {
+	case "enforce":
+	case "audit":
+		cfg.Audit = true
+	default:
+		return nil, fmt.Errorf("--mode: %q is neither enforce nor audit", *mode)
+	}
+	for _, d := range []struct {
+		name, s string
+		dst     *time.Duration
+		min     time.Duration
+	}{{"shutdown-drain", *drain, &cfg.ShutdownDrain, 0}, {"watch-failure-grace", *grace, &cfg.WatchFailureGrace, time.Second}} {
+		v, err := time.ParseDuration(d.s)
+		if err != nil || v < d.min {
+			return nil, fmt.Errorf("--%s: %q is not a duration of at least %s", d.name, d.s, d.min)
+		}
+		*d.dst = v
+	}
+	if errs := validation.IsDNS1035Label(cfg.Service); len(errs) > 0 {
+		return nil, fmt.Errorf("--service-name: %q is not a Service name: %s", cfg.Service, strings.Join(errs, "; "))
 	}
 	if cfg.Profiling && cfg.HealthPort == 0 {
 		return nil, fmt.Errorf("--profiling needs the health port, but --health-port is 0")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
 )
@@ -23,6 +24,25 @@ func TestConfigDefaultsAreUpstreams(t *testing.T) {
 	if cfg.HTTPSPort != 8443 || cfg.HealthPort != defaultHealthPort || cfg.Version != 0 || cfg.versionName() != "auto" ||
 		cfg.ControllerUser != "system:serviceaccount:harvester-system:harvester-network-controller" || cfg.Threadiness != 5 || cfg.Profiling {
 		t.Errorf("defaults %+v", cfg)
+	}
+}
+
+func TestModeAndShutdownSettings(t *testing.T) {
+	cfg, err := parseConfig(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Audit || cfg.Service != "harvester-network-webhook" || cfg.ShutdownDrain != 10*time.Second || cfg.WatchFailureGrace != 30*time.Second {
+		t.Errorf("defaults: audit %v service %q drain %v grace %v", cfg.Audit, cfg.Service, cfg.ShutdownDrain, cfg.WatchFailureGrace)
+	}
+	cfg, err = parseConfig([]string{"--shutdown-drain", "0s"}, envOf(map[string]string{
+		"MODE": "audit", "SERVICE_NAME": "harvester-network-webhook-audit", "SHUTDOWN_DRAIN": "1m", "WATCH_FAILURE_GRACE": "2m",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Audit || cfg.Service != "harvester-network-webhook-audit" || cfg.ShutdownDrain != 0 || cfg.WatchFailureGrace != 2*time.Minute {
+		t.Errorf("set: audit %v service %q drain %v grace %v", cfg.Audit, cfg.Service, cfg.ShutdownDrain, cfg.WatchFailureGrace)
 	}
 }
 
@@ -68,6 +88,11 @@ func TestBadConfigurationIsAClearError(t *testing.T) {
 		"--threadiness many":                  "--threadiness",
 		"--profiling maybe":                   "is not true or false",
 		"--profiling true --health-port 0":    "needs the health port",
+		"--mode dry-run":                      `"dry-run" is neither enforce nor audit`,
+		"--shutdown-drain soon":               "--shutdown-drain",
+		"--shutdown-drain -1s":                "at least 0s",
+		"--watch-failure-grace 10ms":          "at least 1s",
+		"--service-name Bad_Name":             "is not a Service name",
 		"--webhook-url https://127.0.0.1:8443 --no-such-x": "flag provided but not defined",
 	} {
 		_, err := parseConfig(strings.Fields(args), envOf(nil), io.Discard)
@@ -83,7 +108,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: error %v, want flag.ErrHelp", err)
 	}
 	for _, flag := range []string{"loglevel", "threadiness", "https-port", "namespace", "controller-user", "gc-user",
-		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "profiling", "LOGLEVEL", "HARVESTER_VERSION",
+		"kubeconfig", "webhook-url", "harvester-version", "health-port", "lru-bytes", "profiling", "mode", "service-name", "shutdown-drain", "watch-failure-grace", "LOGLEVEL", "HARVESTER_VERSION",
 		"SelfSubjectAccessReviews", "hostnetworkconfigs.network.harvesterhci.io", `Helm release "harvester"`} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("--help does not mention %s", flag)

@@ -6,12 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/client-go/kubernetes/fake"
+
 	"github.com/lowmem/harvester-network-webhook/admission"
+	"github.com/lowmem/harvester-network-webhook/certs"
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
 
 func TestProfilingIsOptIn(t *testing.T) {
-	state := &readiness{}
+	state := &runState{}
 	state.informers.Store(informerstest.NewStore(t))
 	for _, profiling := range []bool{false, true} {
 		h := healthHandler(state, newMetrics(state), profiling)
@@ -37,8 +40,10 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 // /readyz and /metrics say which rule set is in use, and /readyz says when
 // it is still being chosen.
-func TestTheRuleSetIsReported(t *testing.T) {
-	state := &readiness{}
+// /readyz follows the parts as they come up, and goes unready at once when
+// the shutdown starts; with the rule set on every answer.
+func TestReadyzFollowsTheParts(t *testing.T) {
+	state := &runState{}
 	m := newMetrics(state)
 	h := healthHandler(state, m, false)
 	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: choosing the Harvester rule set\n" {
@@ -57,15 +62,38 @@ func TestTheRuleSetIsReported(t *testing.T) {
 		body != "not ready: serving certificate not loaded yet\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
 		t.Errorf("without a certificate: /readyz = %d %q", code, body)
 	}
-	state.certLoaded.Store(true)
+	bundle, err := certs.Ensure(t.Context(), fake.NewClientset().CoreV1().Secrets("harvester-system"), certs.Options{Namespace: "harvester-system"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state.cert.Store(bundle)
+	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable ||
+		body != "not ready: HTTPS listener not open yet\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
+		t.Errorf("before listening: /readyz = %d %q", code, body)
+	}
+	state.listening.Store(true)
 	if code, body := get(t, h, "/readyz"); code != http.StatusOK ||
 		body != "ok (webhook configurations not registered yet)\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
 		t.Errorf("ready: /readyz = %d %q", code, body)
+	}
+	state.registered.Store(true)
+	if code, body := get(t, h, "/readyz"); code != http.StatusOK || body != "ok\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
+		t.Errorf("registered: /readyz = %d %q", code, body)
+	}
+	state.draining.Store(true)
+	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable ||
+		body != "not ready: shutting down\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
+		t.Errorf("draining: /readyz = %d %q", code, body)
+	}
+	if code, _ := get(t, h, "/healthz"); code != http.StatusOK {
+		t.Errorf("draining: /healthz = %d, want 200: liveness does not follow readiness", code)
 	}
 	_, body := get(t, h, "/metrics")
 	for _, want := range []string{
 		`harvester_network_webhook_profile_info{source="detected",version="v1.7"} 1`,
 		`harvester_network_webhook_cached_objects{kind="VlanConfig"} 0`,
+		`harvester_network_webhook_watch_restarts_total{kind="VlanConfig"} 0`,
+		`harvester_network_webhook_requests_in_flight 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %s", want)

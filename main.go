@@ -31,9 +31,14 @@ func main() {
 	}
 	defer func() { _ = log.Sync() }()
 
-	// The first SIGINT/SIGTERM starts a graceful shutdown; a second one kills.
+	// The first SIGINT/SIGTERM starts a graceful shutdown. Handling stops
+	// then, so a second one takes the default action: exit at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, cfg, log); err != nil {
 		log.Error("webhook stopped", zap.Error(err))
 		stop()

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
 	"github.com/lowmem/harvester-network-webhook/detect"
@@ -39,11 +42,24 @@ func (c *config) versionName() string {
 // the cluster (package detect). Detection asks again, backing off, while
 // the API server cannot answer: a transient failure must not settle the
 // rule set for the life of the process.
-func chooseRules(ctx context.Context, cfg *config, clients *clientSet, log *zap.Logger) (ruleSet, error) {
+func chooseRules(ctx context.Context, cfg *config, restCfg *rest.Config, clients *clientSet, log *zap.Logger) (ruleSet, error) {
 	if cfg.Version != 0 {
 		return ruleSet{version: cfg.Version, source: "configured"}, nil
 	}
-	cluster := detect.APICluster{Dynamic: clients.dynamic, Metadata: clients.metadata, Secrets: clients.secrets, Namespace: cfg.Namespace}
+	// The questions are a short burst, once: on clients of their own,
+	// without client-go's rate limit (5/s, burst 10), they neither wait nor
+	// spend the tokens the informers' lists need a moment later.
+	unthrottled := rest.CopyConfig(restCfg)
+	unthrottled.QPS = -1
+	dyn, err := dynamic.NewForConfig(unthrottled)
+	if err != nil {
+		return ruleSet{}, err
+	}
+	meta, err := metadata.NewForConfig(unthrottled)
+	if err != nil {
+		return ruleSet{}, err
+	}
+	cluster := detect.APICluster{Dynamic: dyn, Metadata: meta, Secrets: clients.secrets, Namespace: cfg.Namespace}
 	began := time.Now()
 	choice, err := retry(ctx, log, "detect the Harvester release", func() (detect.Choice, error) {
 		return detect.Detect(ctx, cluster)

@@ -29,6 +29,11 @@ const shutdownGrace = 10 * time.Second
 // run serves until ctx is cancelled or a server fails. The health port
 // answers from the start; admission starts once the rule set is chosen and
 // the caches have synced.
+//
+// ctx ends at the first signal. Everything runs on work, which ends a drain
+// period later: meanwhile /readyz fails, so the endpoints controller takes
+// the pod out of the Service, while the reviews the API server still sends
+// here are answered. Then the servers finish what is in flight and stop.
 func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	restCfg, err := restConfig(cfg.Kubeconfig)
 	if err != nil {
@@ -39,35 +44,59 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting harvester-network-webhook", zap.String("harvesterVersion", cfg.versionName()),
+	log.Info("starting harvester-network-webhook", zap.String("harvesterVersion", cfg.versionName()), zap.Bool("audit", cfg.Audit),
 		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort))
 
-	g, ctx := errgroup.WithContext(ctx)
-	state := &readiness{}
+	state := &runState{}
 	metrics := newMetrics(state)
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	go drain(ctx, work, stopWork, cfg.ShutdownDrain, state, log)
+
+	g, work := errgroup.WithContext(work)
 	if cfg.HealthPort != 0 {
 		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics, cfg.Profiling), ReadHeaderTimeout: 10 * time.Second}
-		g.Go(func() error { return serve(ctx, health, nil, log) })
+		g.Go(func() error { return serve(work, health, nil, log) })
 	}
 	g.Go(func() error {
-		rules, err := chooseRules(ctx, cfg, clients, log)
+		rules, err := chooseRules(work, cfg, restCfg, clients, log)
 		if err != nil {
 			return err
 		}
 		state.rules.Store(&rules)
 		metrics.setRules(rules)
-		return watchAndAdmit(ctx, cfg, rules.version, clients, restCfg, state, metrics, log)
+		return watchAndAdmit(work, cfg, rules.version, clients, restCfg, state, metrics, log)
 	})
 	return g.Wait()
 }
 
+// drain ends work d after ctx ends, with /readyz failing meanwhile; at once
+// if the webhook was not serving yet.
+func drain(ctx, work context.Context, stopWork context.CancelFunc, d time.Duration, state *runState, log *zap.Logger) {
+	select {
+	case <-ctx.Done():
+	case <-work.Done():
+		return
+	}
+	state.draining.Store(true)
+	if state.listening.Load() && d > 0 {
+		log.Info("shutting down: unready, still answering reviews", zap.Duration("for", d))
+		select {
+		case <-time.After(d):
+		case <-work.Done():
+		}
+	}
+	log.Info("shutting down: finishing the reviews in flight")
+	stopWork()
+}
+
 // watchAndAdmit starts the informers of the rule set's kinds and admits.
 func watchAndAdmit(ctx context.Context, cfg *config, version admission.Version, clients *clientSet, restCfg *rest.Config,
-	state *readiness, metrics *metrics, log *zap.Logger) error {
+	state *runState, metrics *metrics, log *zap.Logger) error {
 	kinds, watchKubeOVN := informers.KindsFor(int(version))
 	inf, err := informers.New(informers.Config{
 		Metadata: clients.metadata, Dynamic: clients.dynamic, REST: restCfg, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
-		Kinds: kinds, WatchKubeOVN: watchKubeOVN,
+		Kinds: kinds, WatchKubeOVN: watchKubeOVN, WatchFailureGrace: cfg.WatchFailureGrace, Fetches: metrics,
 	})
 	if err != nil {
 		return err
@@ -93,9 +122,9 @@ func watchAndAdmit(ctx context.Context, cfg *config, version admission.Version, 
 // registers the webhook configurations, so the API server never calls a
 // webhook that cannot answer correctly yet.
 func admit(ctx context.Context, cfg *config, profile admission.Profile, clients *clientSet,
-	inf *informers.Informers, state *readiness, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
+	inf *informers.Informers, state *runState, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
 	began := time.Now()
-	certOpts := certs.Options{Namespace: cfg.Namespace, Logger: log.Named("certs")}
+	certOpts := certs.Options{Namespace: cfg.Namespace, ServiceName: cfg.Service, Logger: log.Named("certs")}
 	if cfg.WebhookURL != "" {
 		u, _ := url.Parse(cfg.WebhookURL) // validated by parseConfig
 		certOpts.ExtraSANs = []string{u.Hostname()}
@@ -106,7 +135,7 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, clients 
 	if err != nil {
 		return err
 	}
-	state.certLoaded.Store(true)
+	state.cert.Store(bundle)
 	if err := inf.WaitForSync(ctx); err != nil {
 		return fmt.Errorf("wait for informers to sync: %w", err)
 	}
@@ -116,16 +145,18 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, clients 
 	if err != nil {
 		return fmt.Errorf("listen on the HTTPS port: %w", err)
 	}
-	srv := admission.NewServer(admission.Config{Profile: profile, Store: inf, Logger: log.Named("admission"), Recorder: metrics})
+	srv := admission.NewServer(admission.Config{Profile: profile, Store: inf, Logger: log.Named("admission"), Recorder: metrics, Audit: cfg.Audit})
+	state.server.Store(srv)
 	router := chi.NewRouter()
 	srv.Routes(router)
 	https := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 1 << 20}
+	state.listening.Store(true)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, certs.TLSConfig(bundle)), log) })
 	g.Go(func() error {
 		reg := &registrar{vwc: clients.vwc, mwc: clients.mwc, profile: profile, client: admission.ClientConfig{
-			Namespace: cfg.Namespace, URL: cfg.WebhookURL, CABundle: bundle.CAPEM(),
+			Namespace: cfg.Namespace, Service: cfg.Service, URL: cfg.WebhookURL, CABundle: bundle.CAPEM(), Audit: cfg.Audit,
 		}, kubeOVN: inf.KubeOVNEnabled, changed: kubeOVNChanged, log: log.Named("registration"), registered: &state.registered}
 		return reg.run(ctx)
 	})

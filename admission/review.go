@@ -80,6 +80,9 @@ func NewServer(cfg Config) *Server {
 		slots: make(chan struct{}, cfg.MaxInFlight)}
 }
 
+// InFlight returns the reviews holding a slot now.
+func (s *Server) InFlight() int { return len(s.slots) }
+
 // Routes mounts the two webhook paths on r.
 func (s *Server) Routes(r chi.Router) {
 	r.Post(ValidationPath, s.serve("validation", s.validation))

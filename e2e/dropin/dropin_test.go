@@ -144,10 +144,14 @@ func (c *cluster) applyRole(t *testing.T, file string, edit func([]any) []any) {
 	}
 }
 
-// webhookEnv is the environment the chart gives the container, plus a
-// pinned rule set.
+// chartEnv is the environment the chart gives the container, and no
+// shutdown drain: nothing routes by readiness here, and every stop would
+// wait for it.
+func chartEnv() []string { return []string{"NAMESPACE=" + namespace, "SHUTDOWN_DRAIN=0s"} }
+
+// webhookEnv is chartEnv with a pinned rule set.
 func webhookEnv(version string) []string {
-	return []string{"NAMESPACE=" + namespace, "HARVESTER_VERSION=" + version}
+	return append(chartEnv(), "HARVESTER_VERSION="+version)
 }
 
 // kubeconfig returns a kubeconfig that acts as the chart's ServiceAccount.

@@ -39,7 +39,7 @@ var releases = []struct {
 		badVLAN:  "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]",
 		badTrunk: "can't create nad tenant/trunk because minID and maxID should be configured simultaneously, minID is missing",
 	}, {chart: "1.6.1", rules: "v1.6 (detected: Harvester v1.6)",
-		badVLAN: "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]"}}},
+		badVLAN: "can't create nad tenant/vlan5000 because VLAN ID must >=0 and <=4094"}}},
 	{name: "master", role: "clusterrole-master.yaml", hnc: true, runs: []release{{rules: "v1.9 (detected: Harvester v1.8 or later)",
 		badVLAN:  "can't create nad tenant/vlan5000 because vlan 5000 is out of range [0 .. 4094]",
 		badTrunk: "can't create nad tenant/trunk because minID and maxID should be configured simultaneously, minID is missing"}}},
@@ -160,7 +160,7 @@ func (c *cluster) swapImage(t *testing.T, r release) {
 	ctx := t.Context()
 	before := len(c.webhookCalls(t))
 	w, err := harness.StartWebhook(ctx, harness.WebhookOptions{
-		Binary: binary, Kubeconfig: c.kubeconfig(t), Env: []string{"NAMESPACE=" + namespace},
+		Binary: binary, Kubeconfig: c.kubeconfig(t), Env: chartEnv(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -77,11 +77,15 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (*Webhook, error) {
 		w.HealthPort = opts.HealthPort
 	}
 	w.URL = "https://127.0.0.1:" + strconv.Itoa(w.HTTPSPort)
+	// No drain on SIGTERM unless a test asks for one (opts.Args come
+	// later and win): nothing routes by readiness to a process, and each
+	// stop would wait for it.
 	args := append([]string{
 		"--kubeconfig", opts.Kubeconfig,
 		"--webhook-url", w.URL,
 		"--https-port", strconv.Itoa(w.HTTPSPort),
 		"--health-port", strconv.Itoa(w.HealthPort),
+		"--shutdown-drain", "0s",
 	}, opts.Args...)
 	w.cmd = exec.Command(opts.Binary, args...)
 	if len(opts.Wrapper) > 0 {
