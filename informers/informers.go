@@ -86,6 +86,9 @@ type kindInformer struct {
 	// objects counts the cached objects, kept by the event handler so that
 	// a scrape of the metrics does not list every key.
 	objects atomic.Int64
+	// handler is that event handler's registration: the kind is ready once
+	// it has seen the initial list, so that the count is whole.
+	handler cache.ResourceEventHandlerRegistration
 
 	mu        sync.Mutex
 	lastError string // why list/watch last failed, as logged; "" once synced
@@ -223,9 +226,11 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := inf.AddEventHandler(i.eventHandler(ki)); err != nil {
+	handler, err := inf.AddEventHandler(i.eventHandler(ki))
+	if err != nil {
 		return nil, err
 	}
+	ki.handler = handler
 	return ki, nil
 }
 
