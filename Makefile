@@ -7,6 +7,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 
 include e2e/tools/tools.mk
 include e2e/bench/bench.mk
+include e2e/tools/image/image.mk
 
 .PHONY: help build test unit e2e lint run clean
 
