@@ -1,5 +1,6 @@
 # etcd and kube-apiserver for the local control plane (e2e/controlplane,
-# e2e/cmd/devcluster), built from the Go module proxy. The root Makefile
+# e2e/cmd/devcluster), and helm for the chart tests (e2e/chart), built from
+# the Go module proxy. The root Makefile
 # includes this file; targets are relative to the repository root.
 #
 # Each binary has its own module under e2e/tools/ because etcd's server and
@@ -15,7 +16,7 @@ TOOLS_GOBUILD := CGO_ENABLED=0 go build -trimpath
 
 .PHONY: tools clean-tools
 
-tools: bin/etcd bin/kube-apiserver ## Build etcd and kube-apiserver into bin/ for the e2e tests and `make run`
+tools: bin/etcd bin/kube-apiserver bin/helm ## Build etcd, kube-apiserver and helm into bin/ for the e2e tests and `make run`
 
 # The version is stamped as Kubernetes' own build does, so /version and
 # clients' skew checks see v1.x.y rather than v0.0.0-master.
@@ -39,5 +40,19 @@ bin/etcd: $(TOOLS_DIR)/etcd/go.mod $(TOOLS_DIR)/etcd/go.sum
 	cd $(TOOLS_DIR)/etcd && \
 	$(TOOLS_GOBUILD) -o $(abspath $@) -ldflags="-s -w" go.etcd.io/etcd/server/v3
 
-clean-tools: ## Remove the built etcd and kube-apiserver
-	rm -f bin/etcd bin/kube-apiserver bin/kubectl
+# Versions are stamped as helm's own Makefile does: its own, and the
+# Kubernetes release of its client-go as the default .Capabilities.KubeVersion
+# and the release `helm lint` checks deprecations against (else v1.20).
+bin/helm: $(TOOLS_DIR)/helm/go.mod $(TOOLS_DIR)/helm/go.sum
+	@mkdir -p $(@D)
+	cd $(TOOLS_DIR)/helm && \
+	v=$$(go list -m -f '{{.Version}}' helm.sh/helm/v3) && \
+	k=$$(go list -m -f '{{.Version}}' k8s.io/client-go) && \
+	minor=$${k#v0.}; minor=$${minor%%.*} && \
+	$(TOOLS_GOBUILD) -o $(abspath $@) -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$$v \
+		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$$minor \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$$minor" \
+		helm.sh/helm/v3/cmd/helm
+
+clean-tools: ## Remove the built etcd, kube-apiserver, kubectl and helm
+	rm -f bin/etcd bin/kube-apiserver bin/kubectl bin/helm
