@@ -1,0 +1,263 @@
+package chart
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
+	"github.com/lowmem/harvester-network-webhook/e2e/harness"
+)
+
+// webhookUser is the chart's ServiceAccount, the subject of its bindings.
+const webhookUser = "system:serviceaccount:" + namespace + ":harvester-network-webhook"
+
+// cluster is a local control plane of one test, with its audit log.
+type cluster struct {
+	cp       *controlplane.ControlPlane
+	client   *harness.Client
+	auditLog string
+}
+
+// newCluster starts a local control plane (not E2E_KUBECONFIG's: an
+// existing cluster has no audit log to read) with the CRDs and the
+// webhook's namespace, whose audit log records the webhook's requests.
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{auditLog: filepath.Join(t.TempDir(), "audit.log")}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cp, err := controlplane.Start(ctx, controlplane.Options{
+		BinDir: filepath.Join(repoRoot, "bin"),
+		CRDDir: filepath.Join(repoRoot, "manifests", "crds"),
+		Users: []controlplane.User{{Name: webhookUser,
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}},
+		ExtraAPIServerArgs: []string{
+			"--audit-policy-file=" + filepath.Join(repoRoot, "e2e", "testdata", "audit-policy.yaml"),
+			"--audit-log-path=" + c.auditLog,
+			"--audit-log-format=json",
+			// Events are written before the request returns.
+			"--audit-log-mode=blocking",
+		},
+		Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cp.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	c.cp = cp
+	if c.client, err = harness.NewClient(cp.Config); err != nil {
+		t.Fatal(err)
+	}
+	c.apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+namespace+`"}}`)
+	return c
+}
+
+func (c *cluster) apply(t *testing.T, manifest string) {
+	t.Helper()
+	if _, err := c.client.Apply(t.Context(), []byte(manifest)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServerSideDryRun applies every object of the flag-off and flag-on
+// renders (and the v1.4 and auto RBAC) to a real API server with
+// server-side apply and dry run: the schemas and the RBAC escalation checks
+// accept them.
+func TestServerSideDryRun(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	for _, sets := range [][]string{
+		nil,
+		{flagOn},
+		{flagOn, "webhook.lowMemory.harvesterVersion=v1.4"},
+		{flagOn, "webhook.lowMemory.harvesterVersion=auto"},
+	} {
+		objs, err := harness.Decode(render(t, sets...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range objs {
+			ri, err := c.client.Resource(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := json.Marshal(obj.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			force := true
+			if _, err := ri.Patch(t.Context(), obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
+				FieldManager: "helm", Force: &force, DryRun: []string{metav1.DryRunAll},
+			}); err != nil {
+				t.Errorf("%v: server-side apply of %s %s: %v", sets, obj.GetKind(), obj.GetName(), err)
+			}
+		}
+	}
+}
+
+// TestWebhookUnderChartRBAC runs the webhook as the flag-on chart would:
+// under exactly its rendered ClusterRole and Role, bound to its
+// ServiceAccount, with the environment of its Deployment. It becomes ready,
+// the example objects go through it (the VlanConfig mutated, a NAD
+// admitted), a bad NAD is denied with upstream's message, and the audit log
+// shows no call that the rendered RBAC does not allow, and no refusal.
+func TestWebhookUnderChartRBAC(t *testing.T) {
+	for _, p := range []struct{ version, badVLAN string }{
+		{"v1.4", "could not create nad demo/vlan5000 because VLAN ID must >=0 and <=4094"},
+		{"v1.9", "can't create nad demo/vlan5000 because vlan 5000 is out of range [0 .. 4094]"},
+	} {
+		t.Run(p.version, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t)
+			on := objects(t, render(t, flagOn, "webhook.lowMemory.harvesterVersion="+p.version))
+			rbac := roleRules{
+				cluster:   convert[rbacv1.ClusterRole](t, on["ClusterRole/harvester-network-webhook"]).Rules,
+				namespace: namespace,
+				local:     convert[rbacv1.Role](t, on["Role/harvester-network-webhook"]).Rules,
+			}
+			for _, key := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
+				obj := on[key+"/harvester-network-webhook"]
+				if _, err := c.client.Create(t.Context(), obj); err != nil {
+					t.Fatalf("create %s: %v", key, err)
+				}
+			}
+			env := deploymentEnv(t, &convert[appsv1.Deployment](t, on["Deployment/harvester-network-webhook"]).Spec.Template.Spec.Containers[0])
+			kubeconfig, _, err := c.cp.KubeconfigFor(webhookUser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			w, err := harness.StartWebhook(ctx, harness.WebhookOptions{Binary: binary, Kubeconfig: kubeconfig, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := w.Stop(); err != nil {
+					t.Error(err)
+				}
+				if t.Failed() {
+					t.Logf("webhook log:\n%s", w.Logs())
+				}
+			})
+			if err := harness.WaitAdmitting(ctx, c.client, namespace); err != nil {
+				t.Fatal(err)
+			}
+
+			examples := filepath.Join(repoRoot, "manifests", "examples")
+			for _, f := range []string{"01-nodes.yaml", "02-clusternetworks.yaml", "03-vlanconfig.yaml", "04-namespace.yaml"} {
+				c.applyFile(t, filepath.Join(examples, f))
+			}
+			vc, err := c.client.Get(ctx, harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"VlanConfig","metadata":{"name":"vc-data"}}`))
+			if err != nil || vc.GetLabels()["network.harvesterhci.io/clusternetwork"] != "data" {
+				t.Fatalf("the VlanConfig was not mutated (labels %v): %v", vc.GetLabels(), err)
+			}
+			harness.Eventually(t, "the example NAD admitted", func() error {
+				_, err := c.client.Apply(ctx, readFile(t, filepath.Join(examples, "05-nad.yaml")))
+				return err
+			})
+			c.applyFile(t, filepath.Join(examples, "06-vmi.yaml"))
+			_, err = c.client.DryRunCreate(ctx, harness.MustObject(string(readFile(t, filepath.Join(examples, "denied", "nad-vlan5000.yaml")))))
+			if err := harness.WantDenied(err, p.badVLAN); err != nil {
+				t.Error(err)
+			}
+
+			events, err := harness.ReadAudit(c.auditLog, webhookUser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: the webhook's API calls: %s", p.version, harness.AuditSummary(events))
+			if len(events) == 0 {
+				t.Fatal("the audit log has no call of the webhook")
+			}
+			for _, e := range events {
+				if e.Forbidden() {
+					t.Errorf("refused: %s", e.Call())
+				}
+				if e.ObjectRef == nil {
+					t.Errorf("a non-resource request, outside the chart's RBAC: %s", e.Call())
+					continue
+				}
+				r := e.ObjectRef
+				resource := r.Resource
+				if r.Subresource != "" {
+					resource += "/" + r.Subresource
+				}
+				if !rbac.allows(r.APIGroup, resource, r.Name, r.Namespace, e.Verb) {
+					t.Errorf("outside the chart's RBAC: %s (namespace %q)", e.Call(), r.Namespace)
+				}
+			}
+			code, body := readyz(ctx, w)
+			if code != http.StatusOK || strings.Contains(body, "not registered") {
+				t.Errorf("/readyz = %d %q, want 200 ok", code, body)
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (c *cluster) applyFile(t *testing.T, path string) {
+	t.Helper()
+	c.apply(t, string(readFile(t, path)))
+}
+
+// deploymentEnv is the container's environment as the kubelet would set
+// it: NAMESPACE from the pod's namespace, the rest as rendered.
+func deploymentEnv(t *testing.T, c *corev1.Container) []string {
+	t.Helper()
+	var out []string
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			out = append(out, e.Name+"="+e.Value)
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			out = append(out, e.Name+"="+namespace)
+		default:
+			t.Fatalf("env %s: no value here for %+v", e.Name, e.ValueFrom)
+		}
+	}
+	if !slices.ContainsFunc(out, func(s string) bool { return strings.HasPrefix(s, "GOMEMLIMIT=") }) {
+		t.Fatalf("env %q has no GOMEMLIMIT", out)
+	}
+	return out
+}
+
+// readyz returns /readyz's status code and body; 0 if it does not answer.
+func readyz(ctx context.Context, w *harness.Webhook) (int, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.HealthURL()+"/readyz", nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
