@@ -1,4 +1,9 @@
 {{/*
+Helpers of webhook.lowMemory, the low-memory harvester-network-webhook. The
+same file goes into harvester/charts (manifests/harvester-charts).
+*/}}
+
+{{/*
 The low-memory webhook's ClusterRole rules. list and watch on the kinds the
 chosen release's rules read, and get on those whose full objects a rule
 reads (informers.KindsFor: FullOnDemand); the kube-ovn CRD by name; its two
@@ -51,4 +56,42 @@ e2e/chart checks these rules against informers.KindsFor for every release.
   resourceNames: [hostnetworkconfigs.network.harvesterhci.io, virtualmachines.kubevirt.io]
   verbs: [get]
 {{- end }}
+{{- end }}
+
+{{/*
+The minor Harvester release whose kinds the low-memory webhook's ClusterRole
+grants: that of webhook.lowMemory.harvesterVersion, as the binary parses it
+(v1.N or v1.N.P, "v" optional); "auto" grants the newest profile's kinds,
+which include every older one's, since detection may pick any release.
+*/}}
+{{- define "harvester-network-webhook.lowMemory.minor" -}}
+{{- $v := toString .Values.webhook.lowMemory.harvesterVersion }}
+{{- if eq $v "auto" }}
+{{- 9 }}
+{{- else if regexMatch "^v?1\\.(0|[1-9][0-9]*)(\\.(0|[1-9][0-9]*))?$" $v }}
+{{- $minor := regexReplaceAll "^v?1\\.([0-9]+).*$" $v "${1}" | atoi }}
+{{- if lt $minor 4 }}
+{{- fail (printf "webhook.lowMemory.harvesterVersion %q: the oldest release with rules is v1.4" $v) }}
+{{- end }}
+{{- $minor }}
+{{- else }}
+{{- fail (printf "webhook.lowMemory.harvesterVersion %q: want v1.4 ... v1.9 (newer releases get the v1.9 rules) or auto" $v) }}
+{{- end }}
+{{- end }}
+
+{{/*
+GOMEMLIMIT in bytes: webhook.lowMemory.goMemLimitPercent of
+webhook.lowMemory.resources.limits.memory, an integer quantity with a binary
+or decimal suffix (96Mi, 100M, 1Gi) or none (bytes).
+*/}}
+{{- define "harvester-network-webhook.lowMemory.goMemLimit" -}}
+{{- $lm := .Values.webhook.lowMemory }}
+{{- $limit := toString (required "webhook.lowMemory.resources.limits.memory is required: GOMEMLIMIT is derived from it" $lm.resources.limits.memory) }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 }}
+{{- $number := regexFind "^[0-9]+" $limit }}
+{{- $suffix := trimPrefix $number $limit }}
+{{- if or (not $number) (not (hasKey $units $suffix)) }}
+{{- fail (printf "webhook.lowMemory.resources.limits.memory %q: want an integer with one of the suffixes Ki, Mi, Gi, k, M, G or none" $limit) }}
+{{- end }}
+{{- div (mul (atoi $number) (get $units $suffix) (int $lm.goMemLimitPercent)) 100 }}
 {{- end }}
