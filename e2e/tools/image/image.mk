@@ -22,3 +22,9 @@ lint: lint-image
 lint-image:
 	cd e2e/tools/image && $(GO) vet ./... && \
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run --config $(abspath .golangci.yml) ./...
+
+# Not in `make test`: it needs root and a container engine, which
+# e2e/cmd/imagee2e/docker.sh installs (Debian's docker.io) and starts.
+.PHONY: image-e2e
+image-e2e: tools image ## Run the image in Docker (-m 64m, host network) against a local control plane; installs and starts docker if needed (root)
+	e2e/cmd/imagee2e/docker.sh $(GO) run ./e2e/cmd/imagee2e -archive $(IMAGE_ARCHIVE) -ref $(IMAGE_REPO):$(IMAGE_TAG)
