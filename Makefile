@@ -8,6 +8,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 include e2e/tools/tools.mk
 include e2e/bench/bench.mk
 include e2e/tools/image/image.mk
+include e2e/kind/kind.mk
 
 .PHONY: help build test unit e2e lint run clean
 
