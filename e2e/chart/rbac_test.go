@@ -55,22 +55,30 @@ func grants(t *testing.T, rules []rbacv1.PolicyRule) map[grant]bool {
 }
 
 // detectionCRDs are the CustomResourceDefinitions the release detection
-// (HARVESTER_VERSION=auto) reads by name.
-var detectionCRDs = []string{"hostnetworkconfigs.network.harvesterhci.io", "virtualmachines.kubevirt.io"}
+// (HARVESTER_VERSION=auto) reads by name: those of the kinds that later
+// release lines watch, kube-ovn's excepted (those follow kube-ovn at run
+// time).
+func detectionCRDs() []string {
+	oldest, _ := informers.KindsFor(4)
+	newest, _ := informers.KindsFor(9)
+	var out []string
+	for _, k := range newest {
+		if !k.KubeOVN && !slices.ContainsFunc(oldest, func(o informers.Kind) bool { return o.Name == k.Name }) {
+			out = append(out, k.CRDName())
+		}
+	}
+	return out
+}
 
-// wantGrants is what the webhook of Harvester v1.<minor> calls: list and
-// watch on every kind its profile watches and get on those it fetches in
-// full (informers.KindsFor), the kube-ovn CRD by name when it follows
-// kube-ovn, its webhook configurations, and for auto the detection's calls.
+// wantGrants is what the webhook of Harvester v1.<minor> calls: the verbs
+// of every kind its profile watches (informers.KindsFor), the kube-ovn CRD
+// by name when it follows kube-ovn, its webhook configurations, and for
+// auto the detection's reviews and CRD reads.
 func wantGrants(minor int, auto bool) map[grant]bool {
 	out := map[grant]bool{}
 	kinds, watchKubeOVN := informers.KindsFor(minor)
 	for _, k := range kinds {
-		verbs := []string{"list", "watch"}
-		if k.FullOnDemand {
-			verbs = append(verbs, "get")
-		}
-		for _, v := range verbs {
+		for _, v := range k.Verbs() {
 			out[grant{k.GVR.Group, k.GVR.Resource, "", v}] = true
 		}
 	}
@@ -87,7 +95,7 @@ func wantGrants(minor int, auto bool) map[grant]bool {
 	}
 	if auto {
 		out[grant{"authorization.k8s.io", "selfsubjectaccessreviews", "", "create"}] = true
-		for _, crd := range detectionCRDs {
+		for _, crd := range detectionCRDs() {
 			out[grant{informers.CRDsGVR.Group, informers.CRDsGVR.Resource, crd, "get"}] = true
 		}
 	}

@@ -1,6 +1,8 @@
 {{/*
 Helpers of webhook.lowMemory, the low-memory harvester-network-webhook. The
-same file goes into harvester/charts (manifests/harvester-charts).
+same file is in its repository (github.com/lowmem/harvester-network-webhook,
+manifests/chart), whose tests check these rules against the kinds each
+release's rules watch and run the webhook under them.
 */}}
 
 {{/*
@@ -9,7 +11,6 @@ chosen release's rules read, and get on those whose full objects a rule
 reads (informers.KindsFor: FullOnDemand); the kube-ovn CRD by name; its two
 webhook configurations by name; for auto, the release detection's calls.
 Nothing cluster-wide on Secrets, ConfigMaps, Leases, APIServices or CRDs.
-e2e/chart checks these rules against informers.KindsFor for every release.
 */}}
 {{- define "harvester-network-webhook.lowMemory.clusterRules" -}}
 {{- $minor := include "harvester-network-webhook.lowMemory.minor" . | atoi -}}
@@ -47,7 +48,8 @@ e2e/chart checks these rules against informers.KindsFor for every release.
   resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
   verbs: [create]
 {{- if eq (toString .Values.webhook.lowMemory.harvesterVersion) "auto" }}
-# Release detection at start: what this role permits, which CRDs exist.
+# Release detection at start: what this role permits, and which
+# CRDs of the kinds that set release lines apart exist.
 - apiGroups: [authorization.k8s.io]
   resources: [selfsubjectaccessreviews]
   verbs: [create]
