@@ -75,7 +75,8 @@ func setUp(tmp string) error {
 	}
 	for n := range archives {
 		archives[n] = filepath.Join(tmp, fmt.Sprintf("image-%d.tar", n))
-		// Unset, as in `make image`: the time stamps are the epoch.
+		// SOURCE_DATE_EPOCH unset, as `make image` runs by default: every
+		// time stamp is the epoch.
 		cmd := exec.CommandContext(ctx, tool, "-binary", binary, "-ref", ref, "-out", archives[n])
 		cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "SOURCE_DATE_EPOCH=") })
 		var stderr bytes.Buffer
