@@ -21,9 +21,9 @@ import (
 type clientSet struct {
 	metadata metadata.Interface
 	dynamic  dynamic.Interface
-	secrets  *gentype.Client[*corev1.Secret]
-	vwc      *gentype.Client[*admissionregistrationv1.ValidatingWebhookConfiguration]
-	mwc      *gentype.Client[*admissionregistrationv1.MutatingWebhookConfiguration]
+	secrets  *gentype.ClientWithList[*corev1.Secret, *corev1.SecretList]
+	vwc      *gentype.ClientWithList[*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfigurationList]
+	mwc      *gentype.ClientWithList[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]
 }
 
 func newClients(cfg *rest.Config, namespace string) (*clientSet, error) {
@@ -55,15 +55,22 @@ func newClients(cfg *rest.Config, namespace string) (*clientSet, error) {
 	return &clientSet{
 		metadata: meta,
 		dynamic:  dyn,
-		secrets: gentype.NewClient("secrets", core, params, namespace,
-			func() *corev1.Secret { return &corev1.Secret{} }),
-		vwc: gentype.NewClient("validatingwebhookconfigurations", reg, params, "",
+		secrets: gentype.NewClientWithList("secrets", core, params, namespace,
+			func() *corev1.Secret { return &corev1.Secret{} },
+			func() *corev1.SecretList { return &corev1.SecretList{} }),
+		vwc: gentype.NewClientWithList("validatingwebhookconfigurations", reg, params, "",
 			func() *admissionregistrationv1.ValidatingWebhookConfiguration {
 				return &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			},
+			func() *admissionregistrationv1.ValidatingWebhookConfigurationList {
+				return &admissionregistrationv1.ValidatingWebhookConfigurationList{}
 			}),
-		mwc: gentype.NewClient("mutatingwebhookconfigurations", reg, params, "",
+		mwc: gentype.NewClientWithList("mutatingwebhookconfigurations", reg, params, "",
 			func() *admissionregistrationv1.MutatingWebhookConfiguration {
 				return &admissionregistrationv1.MutatingWebhookConfiguration{}
+			},
+			func() *admissionregistrationv1.MutatingWebhookConfigurationList {
+				return &admissionregistrationv1.MutatingWebhookConfigurationList{}
 			}),
 	}, nil
 }

@@ -94,9 +94,11 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		"serve Go's pprof profiles under /debug/pprof/ on the health port: true or false (env PROFILING)")
 	mode := fs.String("mode", env("MODE", "enforce"),
 		"enforce: deny and patch as upstream; audit: deny and patch nothing, return each would-be denial as a warning, log and count it, "+
-			"and register the configurations as "+admission.AuditName+" with failure policy Ignore, beside upstream's (env MODE)")
+			"with failure policy Ignore on both webhooks (env MODE)")
 	fs.StringVar(&cfg.Service, "service-name", env("SERVICE_NAME", admission.Name),
-		"Service the webhook configurations point to; also names the Secrets <name>-ca and <name>-tls and the certificate's DNS name (env SERVICE_NAME)")
+		"Service the webhook configurations point to; it also names both configurations, their webhooks (validator.<namespace>.<name>), "+
+			"the Secrets <name>-ca and <name>-tls and the certificate's DNS name. Another name, with --mode audit, runs an audit beside "+
+			"upstream's webhook (env SERVICE_NAME)")
 	drain := fs.String("shutdown-drain", env("SHUTDOWN_DRAIN", "10s"),
 		"after the first SIGTERM, keep answering reviews this long with /readyz failing, so that the endpoints drop the pod first; a second signal exits at once (env SHUTDOWN_DRAIN)")
 	grace := fs.String("watch-failure-grace", env("WATCH_FAILURE_GRACE", informers.DefaultWatchFailureGrace.String()),

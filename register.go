@@ -2,38 +2,71 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
 )
 
-// reconcileEvery is how often the webhook configurations are checked again,
-// so that an edit or a deletion is repaired without a restart.
+// fieldManager owns, through server-side apply, the fields of the webhook
+// configurations this process sets; every replica applies as it, so they
+// agree, and fields other managers set (an operator's timeoutSeconds or
+// namespaceSelector) are left to them.
+const fieldManager = "harvester-network-webhook"
+
+// reconcileEvery is how often the configurations are compared even without
+// an event: a backstop for a watch that missed one.
 const reconcileEvery = time.Minute
 
 // registrar keeps the two webhook configurations as the profile wants them.
+// It watches them by name and restores, within moments, what differs from
+// what it owns: rules, client config and caBundle, failure policy, side
+// effects and review versions.
 type registrar struct {
-	vwc        configClient[*admissionregistrationv1.ValidatingWebhookConfiguration]
-	mwc        configClient[*admissionregistrationv1.MutatingWebhookConfiguration]
-	profile    admission.Profile
-	client     admission.ClientConfig
-	kubeOVN    func() bool     // whether the kube-ovn rules belong in the configurations
-	changed    <-chan struct{} // kube-ovn presence changed: apply now
-	log        *zap.Logger
+	vwc     configClient[*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfigurationList]
+	mwc     configClient[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]
+	profile admission.Profile
+	// client is the client config, but for its CABundle, which caBundle
+	// gives at every apply: the current CA, never a copy read at start.
+	client   admission.ClientConfig
+	caBundle func() []byte
+	kubeOVN  func() bool     // whether the kube-ovn rules belong in the configurations
+	changed  <-chan struct{} // kube-ovn presence or the CA changed: apply now
+	log      *zap.Logger
+	// registered is set once both configurations have been applied.
 	registered *atomic.Bool
 }
 
+// configClient is the part of the typed webhook-configuration clients used.
+type configClient[T runtime.Object, L runtime.Object] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+}
+
 func (r *registrar) run(ctx context.Context) error {
+	name := r.client.ConfigurationName()
+	drift := make(chan struct{}, 1)
+	vwcs := watchByName(ctx, r.vwc, name, &admissionregistrationv1.ValidatingWebhookConfiguration{}, drift)
+	mwcs := watchByName(ctx, r.mwc, name, &admissionregistrationv1.MutatingWebhookConfiguration{}, drift)
+	if !cache.WaitForCacheSync(ctx.Done(), vwcs.HasSynced, mwcs.HasSynced) {
+		return nil
+	}
 	if _, err := retry(ctx, r.log, "register the webhook configurations", func() (struct{}, error) {
-		return struct{}{}, r.apply(ctx)
+		return struct{}{}, r.apply(ctx, nil, nil)
 	}); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -41,69 +74,126 @@ func (r *registrar) run(ctx context.Context) error {
 		return err
 	}
 	r.registered.Store(true)
-	r.log.Info("webhook configurations registered", zap.String("name", admission.Name))
+	r.log.Info("webhook configurations registered", zap.String("name", name))
 	t := time.NewTicker(reconcileEvery)
 	defer t.Stop()
 	for {
+		var current [2]any // what the caches hold; nil if absent
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
 		case <-r.changed:
+		case <-drift:
+			current[0], current[1] = cached(vwcs, name), cached(mwcs, name)
+		case <-t.C:
+			current[0], current[1] = cached(vwcs, name), cached(mwcs, name)
 		}
-		if err := r.apply(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("failed to reconcile the webhook configurations", zap.Error(err))
+		if err := r.apply(ctx, current[0], current[1]); err != nil && ctx.Err() == nil {
+			r.log.Warn("failed to restore the webhook configurations", zap.Error(err))
 		}
 	}
 }
 
-func (r *registrar) apply(ctx context.Context) error {
+// watchByName runs an informer on the one object name of client; each of
+// its events signals drift.
+func watchByName[T, L runtime.Object](ctx context.Context, client configClient[T, L], name string, example runtime.Object,
+	drift chan<- struct{}) cache.SharedInformer {
+	byName := fields.OneTermEqualSelector("metadata.name", name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = byName
+			return client.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = byName
+			return client.Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedInformer(cache.ToListWatcherWithWatchListSemantics(lw, plainListWatch{}), example, 0)
+	signal := func() {
+		select {
+		case drift <- struct{}{}:
+		default:
+		}
+	}
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { signal() },
+		UpdateFunc: func(any, any) { signal() },
+		DeleteFunc: func(any) { signal() },
+	})
+	go inf.RunWithContext(ctx)
+	return inf
+}
+
+// plainListWatch makes an informer LIST then WATCH rather than stream the
+// initial list (WatchList): for one object the stream saves nothing.
+type plainListWatch struct{}
+
+func (plainListWatch) IsWatchListSemanticsUnSupported() bool { return true }
+
+// cached returns the informer's object name, or nil.
+func cached(inf cache.SharedInformer, name string) any {
+	obj, ok, err := inf.GetStore().GetByKey(name)
+	if err != nil || !ok {
+		return nil
+	}
+	return obj
+}
+
+// apply applies each configuration unless current (the cached object, nil
+// for "unknown or absent, apply") already holds what this process owns.
+func (r *registrar) apply(ctx context.Context, currentVWC, currentMWC any) error {
 	cc := r.client
+	cc.CABundle = r.caBundle()
 	cc.KubeOVN = r.kubeOVN()
 	vwc, mwc := admission.WebhookConfigurations(r.profile, cc)
-	if err := applyConfig(ctx, r.log, r.vwc, vwc, func(c *admissionregistrationv1.ValidatingWebhookConfiguration) any {
-		return validatingFields(c.Webhooks)
-	}, func(dst, src *admissionregistrationv1.ValidatingWebhookConfiguration) { dst.Webhooks = src.Webhooks }); err != nil {
-		return err
-	}
-	return applyConfig(ctx, r.log, r.mwc, mwc, func(c *admissionregistrationv1.MutatingWebhookConfiguration) any {
-		return mutatingFields(c.Webhooks)
-	}, func(dst, src *admissionregistrationv1.MutatingWebhookConfiguration) { dst.Webhooks = src.Webhooks })
-}
-
-// configClient is the part of the typed webhook-configuration clients used.
-type configClient[T any] interface {
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
-	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
-	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
-}
-
-// applyConfig creates the configuration, or updates it when the fields this
-// webhook owns differ. Fields the API server defaults (timeouts, selectors,
-// match policy) are not compared, so they are left alone while correct.
-func applyConfig[T interface {
-	*C
-	metav1.Object
-}, C any](ctx context.Context, log *zap.Logger, client configClient[T], desired T, owned func(T) any, copyWebhooks func(dst, src T)) error {
-	current, err := client.Get(ctx, desired.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = client.Create(ctx, desired, metav1.CreateOptions{})
-		if err == nil {
-			log.Info("created webhook configuration", zap.String("kind", fmt.Sprintf("%T", *desired)))
+	vwc.TypeMeta = metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"}
+	mwc.TypeMeta = metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"}
+	if c, ok := currentVWC.(*admissionregistrationv1.ValidatingWebhookConfiguration); !ok ||
+		!owns(validatingFields(c.Webhooks), validatingFields(vwc.Webhooks)) {
+		if err := applyConfig(ctx, r.log, r.vwc, vwc, currentVWC != nil); err != nil {
+			return err
 		}
-		return err
 	}
+	if c, ok := currentMWC.(*admissionregistrationv1.MutatingWebhookConfiguration); !ok ||
+		!owns(mutatingFields(c.Webhooks), mutatingFields(mwc.Webhooks)) {
+		return applyConfig(ctx, r.log, r.mwc, mwc, currentMWC != nil)
+	}
+	return nil
+}
+
+// owns tells whether current holds every desired webhook with the fields
+// this process sets; webhooks of other names are someone else's.
+func owns(current, desired []webhookFields) bool {
+	for _, d := range desired {
+		i := slices.IndexFunc(current, func(c webhookFields) bool { return c.Name == d.Name })
+		if i < 0 || !reflect.DeepEqual(current[i], d) {
+			return false
+		}
+	}
+	return true
+}
+
+// applyConfig server-side applies desired as fieldManager, forcing: a field
+// it owns that someone else changed is taken back. drifted says the
+// configuration was seen to differ, for the log.
+func applyConfig[T, L runtime.Object](ctx context.Context, log *zap.Logger, client configClient[T, L], desired interface {
+	runtime.Object
+	metav1.Object
+}, drifted bool) error {
+	body, err := json.Marshal(desired)
 	if err != nil {
 		return err
 	}
-	if reflect.DeepEqual(owned(current), owned(desired)) {
-		return nil
+	force := true
+	kind := desired.GetObjectKind().GroupVersionKind().Kind
+	if _, err := client.Patch(ctx, desired.GetName(), types.ApplyPatchType, body,
+		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+		return fmt.Errorf("apply the %s %s: %w", kind, desired.GetName(), err)
 	}
-	copyWebhooks(current, desired)
-	if _, err := client.Update(ctx, current, metav1.UpdateOptions{}); err != nil {
-		return err
+	if drifted {
+		log.Info("restored webhook configuration", zap.String("kind", kind), zap.String("name", desired.GetName()))
 	}
-	log.Info("updated webhook configuration", zap.String("kind", fmt.Sprintf("%T", *desired)))
 	return nil
 }
 

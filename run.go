@@ -156,8 +156,8 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, clients 
 	g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, certs.TLSConfig(bundle)), log) })
 	g.Go(func() error {
 		reg := &registrar{vwc: clients.vwc, mwc: clients.mwc, profile: profile, client: admission.ClientConfig{
-			Namespace: cfg.Namespace, Service: cfg.Service, URL: cfg.WebhookURL, CABundle: bundle.CAPEM(), Audit: cfg.Audit,
-		}, kubeOVN: inf.KubeOVNEnabled, changed: kubeOVNChanged, log: log.Named("registration"), registered: &state.registered}
+			Namespace: cfg.Namespace, Service: cfg.Service, URL: cfg.WebhookURL, Audit: cfg.Audit,
+		}, caBundle: bundle.CAPEM, kubeOVN: inf.KubeOVNEnabled, changed: kubeOVNChanged, log: log.Named("registration"), registered: &state.registered}
 		return reg.run(ctx)
 	})
 	return g.Wait()

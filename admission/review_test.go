@@ -146,13 +146,13 @@ func TestWebhookConfigurationsFollowTheHandlerTable(t *testing.T) {
 	}
 }
 
-// In audit mode the configurations sit beside upstream's: other names, a
-// Service of their own, and never a failure that blocks a write.
+// An audit beside upstream's webhook: the names follow its own Service, and
+// no failure blocks a write.
 func TestWebhookConfigurationsInAuditMode(t *testing.T) {
 	vwc, mwc := WebhookConfigurations(Profile{Version: V1_9},
 		ClientConfig{Namespace: "harvester-system", Service: "harvester-network-webhook-audit", Audit: true})
 	v, m := vwc.Webhooks[0], mwc.Webhooks[0]
-	if vwc.Name != AuditName || mwc.Name != AuditName ||
+	if vwc.Name != "harvester-network-webhook-audit" || mwc.Name != "harvester-network-webhook-audit" ||
 		v.Name != "validator.harvester-system.harvester-network-webhook-audit" || m.Name != "mutator.harvester-system.harvester-network-webhook-audit" {
 		t.Errorf("names %s %s %s %s", vwc.Name, mwc.Name, v.Name, m.Name)
 	}

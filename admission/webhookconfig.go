@@ -9,32 +9,29 @@ import (
 // both webhook configurations.
 const Name = "harvester-network-webhook"
 
-// AuditName names the configurations and webhooks in audit mode, so that
-// they sit beside upstream's instead of replacing them.
-const AuditName = Name + "-audit"
-
 // ClientConfig says how the API server reaches the webhook: through the
 // Service in Namespace (in a cluster), or at URL (outside one).
 type ClientConfig struct {
 	Namespace string
-	// Service is the Service's name; "" means Name.
+	// Service names the Service, both configurations and, with the
+	// namespace, their webhooks; "" means Name, upstream's. Another name
+	// lets a second webhook (an audit) run beside upstream's.
 	Service  string
 	URL      string
 	CABundle []byte
 	// KubeOVN adds the rules of the kube-ovn routes (kube-ovn is installed).
 	KubeOVN bool
-	// Audit registers the configurations as AuditName with failure policy
-	// Ignore for both: an audit must never block a write, and must leave
-	// upstream's configurations alone.
+	// Audit sets failure policy Ignore on both webhooks: an audit must
+	// never block a write.
 	Audit bool
 }
 
 // ConfigurationName is the name of both webhook configurations.
 func (cc ClientConfig) ConfigurationName() string {
-	if cc.Audit {
-		return AuditName
+	if cc.Service == "" {
+		return Name
 	}
-	return Name
+	return cc.Service
 }
 
 // WebhookConfigurations returns the validating and mutating configurations
@@ -80,12 +77,8 @@ func (cc ClientConfig) webhookClientConfig(path string) admissionregistrationv1.
 		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: cc.CABundle}
 	}
 	port := int32(443)
-	service := cc.Service
-	if service == "" {
-		service = Name
-	}
 	return admissionregistrationv1.WebhookClientConfig{
-		Service:  &admissionregistrationv1.ServiceReference{Namespace: cc.Namespace, Name: service, Path: &path, Port: &port},
+		Service:  &admissionregistrationv1.ServiceReference{Namespace: cc.Namespace, Name: cc.ConfigurationName(), Path: &path, Port: &port},
 		CABundle: cc.CABundle,
 	}
 }

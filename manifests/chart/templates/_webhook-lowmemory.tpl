@@ -39,14 +39,12 @@ Nothing cluster-wide on Secrets, ConfigMaps, Leases, APIServices or CRDs.
   resourceNames: [subnets.kubeovn.io]
   verbs: [list, watch]
 {{- end }}
-# create cannot be limited by name.
+# The webhook configurations, by name: watched, and written by server-side
+# apply, a patch, which also creates them (so no unnamed create).
 - apiGroups: [admissionregistration.k8s.io]
   resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
   resourceNames: [harvester-network-webhook]
-  verbs: [get, update]
-- apiGroups: [admissionregistration.k8s.io]
-  resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
-  verbs: [create]
+  verbs: [list, watch, patch]
 {{- if eq (toString .Values.webhook.lowMemory.harvesterVersion) "auto" }}
 # Release detection at start: what this role permits, and which
 # CRDs of the kinds that set release lines apart exist.
