@@ -246,7 +246,7 @@ func newInformer(client any, lw *cache.ListWatch, example runtime.Object, indexe
 func (i *Informers) run(ctx context.Context, ki *kindInformer) {
 	i.wg.Go(func() { ki.informer.RunWithContext(ctx) })
 	i.wg.Go(func() {
-		ki.reportSynced(ctx, i.logger, func() bool { return i.watches.isRefused(ki.kind.GVR) })
+		ki.reportSynced(ctx, i.logger, func() bool { return !i.watches.watching(ki.kind.GVR) })
 	})
 }
 

@@ -67,14 +67,14 @@ var forbiddenUser = regexp.MustCompile(`User "([^"]*)" cannot`)
 
 // reportSynced waits until ki has synced and may watch, then clears its
 // error, logging the recovery if there was one.
-func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, refused func() bool) {
+func (ki *kindInformer) reportSynced(ctx context.Context, logger *zap.Logger, notWatching func() bool) {
 	began := time.Now()
 	select {
 	case <-ki.informer.HasSyncedChecker().Done():
 	case <-ctx.Done():
 		return
 	}
-	for refused() {
+	for notWatching() {
 		select {
 		case <-ctx.Done():
 			return
@@ -196,7 +196,7 @@ func (i *Informers) Ready() error {
 
 // unready says why ki is not ready, or "" if it is.
 func (i *Informers) unready(ki *kindInformer) string {
-	if !ki.handler.HasSynced() || i.watches.isRefused(ki.kind.GVR) {
+	if !ki.handler.HasSynced() || !i.watches.watching(ki.kind.GVR) {
 		return ki.pending()
 	}
 	if d := i.watches.failingFor(ki.kind.GVR); d > i.grace {

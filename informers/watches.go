@@ -79,11 +79,13 @@ func (r *watchTracker) failed(gvr schema.GroupVersionResource) {
 	}
 }
 
-func (r *watchTracker) isRefused(gvr schema.GroupVersionResource) bool {
+// watching tells whether a WATCH of gvr has started and the last one was
+// not refused.
+func (r *watchTracker) watching(gvr schema.GroupVersionResource) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.state[gvr]
-	return st != nil && st.refused
+	return st != nil && st.starts > 0 && !st.refused
 }
 
 // failingFor returns how long gvr's list/watch has been failing; 0 if it
