@@ -91,6 +91,7 @@ func wantGrants(minor int, auto bool) map[grant]bool {
 		for _, v := range []string{"list", "watch", "patch"} {
 			out[grant{"admissionregistration.k8s.io", res, admission.Name, v}] = true
 		}
+		out[grant{"admissionregistration.k8s.io", res, "", "create"}] = true
 	}
 	if auto {
 		out[grant{"authorization.k8s.io", "selfsubjectaccessreviews", "", "create"}] = true

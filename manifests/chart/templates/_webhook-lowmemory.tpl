@@ -40,11 +40,15 @@ Nothing cluster-wide on Secrets, ConfigMaps, Leases, APIServices or CRDs.
   verbs: [list, watch]
 {{- end }}
 # The webhook configurations, by name: watched, and written by server-side
-# apply, a patch, which also creates them (so no unnamed create).
+# apply, a patch; an apply that creates one is also authorized as a create,
+# which cannot be limited by name.
 - apiGroups: [admissionregistration.k8s.io]
   resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
   resourceNames: [harvester-network-webhook]
   verbs: [list, watch, patch]
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
+  verbs: [create]
 {{- if eq (toString .Values.webhook.lowMemory.harvesterVersion) "auto" }}
 # Release detection at start: what this role permits, and which
 # CRDs of the kinds that set release lines apart exist.
