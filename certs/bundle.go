@@ -2,37 +2,58 @@ package certs
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
-// Bundle is what the server needs: the CA PEM for the webhook
-// configurations' caBundle, and the serving certificate. The certificate sits
-// behind an atomic pointer so that a renewal can swap it while handshakes
-// are running.
+// Bundle is what the server needs: the caBundle for the webhook
+// configurations, and the serving certificate. Both sit behind one atomic
+// pointer, so a renewal swaps them while handshakes are running, and a
+// reader never sees a leaf with the bundle of another pass.
 type Bundle struct {
-	caPEM []byte
-	cert  atomic.Pointer[tls.Certificate]
+	cur atomic.Pointer[material]
 }
 
-func newBundle(caPEM []byte, cert *tls.Certificate) *Bundle {
-	b := &Bundle{caPEM: caPEM}
-	b.cert.Store(cert)
-	return b
+// material is one consistent view of both Secrets.
+type material struct {
+	caPEM     []byte              // the CA Secret's tls.crt: the caBundle
+	caCerts   []*x509.Certificate // caPEM parsed; the first one signs
+	published time.Time           // when caCerts[0] entered the bundle; zero if unknown
+	cert      *tls.Certificate    // the serving certificate; its Leaf is set
+	certPEM   []byte              // cert in PEM, to restore the serving Secret
+	keyPEM    []byte
 }
 
-// CAPEM returns the CA Secret's tls.crt as stored, for caBundle. The caller
-// must not modify it.
-func (b *Bundle) CAPEM() []byte { return b.caPEM }
+func (b *Bundle) load() *material { return b.cur.Load() }
 
-// Certificate returns the current serving certificate; its Leaf is set.
-func (b *Bundle) Certificate() *tls.Certificate { return b.cert.Load() }
+// CAPEM returns the CA Secret's tls.crt as last read, for caBundle: the
+// current CA first, then previous CAs still in date. The caller must not
+// modify it.
+func (b *Bundle) CAPEM() []byte {
+	if m := b.cur.Load(); m != nil {
+		return m.caPEM
+	}
+	return nil
+}
+
+// Certificate returns the current serving certificate, with its Leaf set,
+// or nil before the first load.
+func (b *Bundle) Certificate() *tls.Certificate {
+	if m := b.cur.Load(); m != nil {
+		return m.cert
+	}
+	return nil
+}
 
 // GetCertificate serves the current certificate whatever the SNI: the API
-// server may dial by Service name or, outside a cluster, by IP.
+// server may dial by Service name or, outside a cluster, by IP. A handshake
+// takes the certificate current at that moment; established connections
+// keep theirs.
 func (b *Bundle) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if c := b.cert.Load(); c != nil {
+	if c := b.Certificate(); c != nil {
 		return c, nil
 	}
 	return nil, errors.New("certs: no serving certificate loaded")

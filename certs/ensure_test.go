@@ -123,11 +123,11 @@ func TestEnsureReplacesUnusableLeaf(t *testing.T) {
 	nearExpiry.notAfter = testNow.Add(30 * day)
 
 	tests := map[string]keyPair{
-		"a leaf lacking the IP SAN":       pairOf(ca, validLeafSpec(testSvcName)),
-		"a leaf expiring within 90 days":  pairOf(ca, nearExpiry),
-		"a leaf signed by another CA":     pairOf(other, valid),
-		"a Secret holding no key pair":    {certPEM: []byte("garbage")},
-		"a leaf whose key is not its own": {certPEM: pairOf(ca, valid).certPEM, keyPEM: other.keyPEM},
+		"a leaf lacking the IP SAN":        pairOf(ca, validLeafSpec(testSvcName)),
+		"a leaf within its renewal window": pairOf(ca, nearExpiry),
+		"a leaf signed by another CA":      pairOf(other, valid),
+		"a Secret holding no key pair":     {certPEM: []byte("garbage")},
+		"a leaf whose key is not its own":  {certPEM: pairOf(ca, valid).certPEM, keyPEM: other.keyPEM},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -263,8 +263,14 @@ func TestEnsureRejectsBadOptions(t *testing.T) {
 		opts    Options
 		wantErr string
 	}{
-		"no namespace":        {opts: Options{}, wantErr: "namespace is required"},
-		"a SAN that is a URL": {opts: Options{Namespace: testNS, ExtraSANs: []string{"https://127.0.0.1:8443"}}, wantErr: "neither an IP nor a DNS name"},
+		"no namespace":              {opts: Options{}, wantErr: "namespace is required"},
+		"a SAN that is a URL":       {opts: Options{Namespace: testNS, ExtraSANs: []string{"https://127.0.0.1:8443"}}, wantErr: "neither an IP nor a DNS name"},
+		"a renew fraction of 1":     {opts: Options{Namespace: testNS, RenewFraction: 1}, wantErr: "not between 0 and 1"},
+		"a negative renew fraction": {opts: Options{Namespace: testNS, RenewFraction: -0.5}, wantErr: "not between 0 and 1"},
+		"a propagation delay the leaf would not outlive": {
+			opts:    Options{Namespace: testNS, LeafValidity: 3 * time.Minute, PropagationDelay: time.Minute},
+			wantErr: "propagation delay 1m0s is not shorter than the shortest renewal window, 1m0s",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

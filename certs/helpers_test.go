@@ -1,21 +1,31 @@
 package certs
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 const (
@@ -164,3 +174,265 @@ func ensureWith(t *testing.T, client *fake.Clientset, opts Options) (*Bundle, er
 	t.Helper()
 	return Ensure(t.Context(), client.CoreV1().Secrets(opts.Namespace), opts)
 }
+
+// testClock is a settable clock, safe for the Keeper's goroutines.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: testNow} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// shortOptions are validities of minutes: windows of 1 minute (leaf) and 3
+// minutes (CA), and a 10-second propagation delay.
+func shortOptions(clock *testClock, logger *zap.Logger) Options {
+	return Options{
+		Namespace: testNS, CAValidity: 9 * time.Minute, LeafValidity: 3 * time.Minute,
+		PropagationDelay: 10 * time.Second, Now: clock.Now, Logger: logger,
+	}
+}
+
+// fakeAPI is a fake clientset whose Secrets behave as the API server's do
+// for writers, which the plain fake does not: every write gets a new
+// resourceVersion, an update that carries one must carry the current one,
+// and a create fails if the name exists. It records when, by the clock, each write
+// succeeded.
+type fakeAPI struct {
+	*fake.Clientset
+	clock *testClock
+
+	mu     sync.Mutex
+	rv     int
+	writes []apiWrite
+}
+
+type apiWrite struct {
+	secret string
+	at     time.Time
+}
+
+func newFakeAPI(clock *testClock) *fakeAPI {
+	a := &fakeAPI{Clientset: fake.NewClientset(), clock: clock, rv: 100}
+	a.PrependReactor("create", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		s := action.(k8stesting.CreateAction).GetObject().(*corev1.Secret).DeepCopy()
+		s.Namespace = action.GetNamespace()
+		return true, s, a.write(s, func() error { return a.Tracker().Create(secretsResource, s, s.Namespace) })
+	})
+	a.PrependReactor("update", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		s := action.(k8stesting.UpdateAction).GetObject().(*corev1.Secret).DeepCopy()
+		s.Namespace = action.GetNamespace()
+		precondition := s.ResourceVersion
+		return true, s, a.write(s, func() error {
+			current, err := a.Tracker().Get(secretsResource, s.Namespace, s.Name)
+			if err != nil {
+				return err
+			}
+			// Without a resourceVersion the update is unconditional, as
+			// the API server allows for Secrets.
+			if precondition != "" && current.(*corev1.Secret).ResourceVersion != precondition {
+				return apierrors.NewConflict(secretsResource.GroupResource(), s.Name, errors.New("stale resourceVersion"))
+			}
+			return a.Tracker().Update(secretsResource, s, s.Namespace)
+		})
+	})
+	return a
+}
+
+// write stamps s with the next resourceVersion and stores it, atomically
+// with the check store makes.
+func (a *fakeAPI) write(s *corev1.Secret, store func() error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.rv++
+	s.ResourceVersion = strconv.Itoa(a.rv)
+	if err := store(); err != nil {
+		return err
+	}
+	a.writes = append(a.writes, apiWrite{secret: s.Name, at: a.clock.Now()})
+	return nil
+}
+
+// writesTo counts the successful writes of the named Secret.
+func (a *fakeAPI) writesTo(name string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, w := range a.writes {
+		if w.secret == name {
+			n++
+		}
+	}
+	return n
+}
+
+func (a *fakeAPI) secrets() WatchableSecretClient {
+	return watchable{a.CoreV1().Secrets(testNS)}
+}
+
+// watchable tells client-go's reflector that the fake cannot stream a
+// watch list (only the fake Clientset says so, not its typed clients), so
+// that it lists and then watches.
+type watchable struct{ corev1client.SecretInterface }
+
+func (watchable) IsWatchListSemanticsUnSupported() bool { return true }
+
+// harness runs a Keeper and drives its timer: each wait gets a channel of
+// its own, and a value sent on it ends that wait.
+type harness struct {
+	*Keeper
+
+	mu    sync.Mutex
+	waits []time.Duration // asked for, one after each pass
+	timer chan time.Time  // the latest wait's
+}
+
+// waited returns the waits the Keeper asked for, in order.
+func (h *harness) waited() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.waits)
+}
+
+func (h *harness) passes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waits)
+}
+
+// startKeeper runs a Keeper on api until the test ends, and waits until
+// it has loaded and watches both Secrets.
+func startKeeper(t *testing.T, api *fakeAPI, opts Options) *harness {
+	t.Helper()
+	h := runKeeper(t, api, opts)
+	h.waitLoaded(t)
+	api.waitForWatches(t, 2)
+	return h
+}
+
+func (h *harness) waitLoaded(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.Loaded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Keeper did not load")
+	}
+}
+
+// waitForWatches waits until n watches are open. The plain fake tracker
+// replays to a watch only the objects added since the list it follows, not
+// deletions, so a test must not delete before then. The fake records a
+// watch under the lock it registers the watcher in, so the record suffices.
+func (a *fakeAPI) waitForWatches(t *testing.T, n int) {
+	t.Helper()
+	eventually(t, "the watches to open", func() bool {
+		open := 0
+		for _, action := range a.Actions() {
+			if action.GetVerb() == "watch" {
+				open++
+			}
+		}
+		return open >= n
+	})
+}
+
+func runKeeper(t *testing.T, api *fakeAPI, opts Options) *harness {
+	t.Helper()
+	k, err := NewKeeper(api.secrets(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{Keeper: k}
+	k.after = func(d time.Duration) <-chan time.Time {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.waits = append(h.waits, d)
+		h.timer = make(chan time.Time)
+		return h.timer
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v after cancellation, want nil", err)
+		}
+	})
+	return h
+}
+
+// pass ends the Keeper's current wait and returns once the pass that
+// follows has finished, that is, once the Keeper waits again. A pass woken
+// by a watch event may run meanwhile; the send then goes to its wait.
+func (h *harness) pass(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		timer, n := h.timer, len(h.waits)
+		h.mu.Unlock()
+		select {
+		case timer <- time.Time{}:
+			eventually(t, "the pass to finish", func() bool { return h.passes() > n })
+			return
+		case <-time.After(time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("the Keeper is not waiting")
+			}
+		}
+	}
+}
+
+// eventually polls cond until it holds, for at most 10 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// served returns the leaf the Keeper serves.
+func (h *harness) served(t *testing.T) *x509.Certificate {
+	t.Helper()
+	c, err := h.GetCertificate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Leaf
+}
+
+// bundle returns the certificates of the Keeper's caBundle.
+func (h *harness) bundle() []*x509.Certificate {
+	certs, _ := parseCertificates(h.CABundle())
+	return certs
+}
+
+// storedLeaf and storedCAs parse what the Secrets hold now.
+func storedLeaf(t *testing.T, api *fakeAPI) *x509.Certificate {
+	t.Helper()
+	return parseCertPEM(t, getSecret(t, api.Clientset, tlsName).Data[corev1.TLSCertKey])
+}
+
+func storedCAs(t *testing.T, api *fakeAPI) []*x509.Certificate {
+	t.Helper()
+	certs, _ := parseCertificates(getSecret(t, api.Clientset, caName).Data[corev1.TLSCertKey])
+	return certs
+}
+
+func signedBy(leaf, ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil }

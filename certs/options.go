@@ -15,18 +15,24 @@ import (
 // Secrets and the serving certificate's SAN.
 const DefaultServiceName = "harvester-network-webhook"
 
-// Defaults for the Options durations.
+// Defaults for Options.
 const (
 	// DefaultCAValidity matches dynamiclistener's CA lifetime.
 	DefaultCAValidity = 10 * 365 * 24 * time.Hour
 	// DefaultLeafValidity matches upstream's
 	// CATTLE_NEW_SIGNED_CERT_EXPIRATION_DAYS default of 365.
 	DefaultLeafValidity = 365 * 24 * time.Hour
-	// DefaultRenewBefore matches dynamiclistener's renewal threshold.
-	DefaultRenewBefore = 90 * 24 * time.Hour
+	// DefaultRenewFraction renews a certificate when a third of its
+	// lifetime is left: about 122 days for a default leaf, where
+	// dynamiclistener renewed at 90.
+	DefaultRenewFraction = 1.0 / 3
+	// DefaultPropagationDelay leaves a new CA a minute to reach every
+	// caBundle before a leaf it signed is served. The registrar re-applies
+	// the configurations within seconds of a change.
+	DefaultPropagationDelay = time.Minute
 )
 
-// Options configures Ensure. Only Namespace is required.
+// Options configures a Keeper or Ensure. Only Namespace is required.
 type Options struct {
 	// Namespace holds the Service and both Secrets.
 	Namespace string
@@ -44,12 +50,23 @@ type Options struct {
 	// LeafValidity is the lifetime of a newly issued leaf, capped at the
 	// CA's expiry. Default DefaultLeafValidity.
 	LeafValidity time.Duration
-	// RenewBefore is how long before expiry a CA or leaf is replaced.
-	// Default DefaultRenewBefore.
-	RenewBefore time.Duration
+	// RenewFraction decides when a certificate is replaced: a leaf when
+	// less than RenewFraction×LeafValidity is left, the CA when less than
+	// RenewFraction×CAValidity is. The windows come from the configured
+	// validities, not from the certificates' own NotBefore and NotAfter:
+	// a leaf is backdated and may be capped at its CA's expiry, and must
+	// not look due the moment it is issued. Default DefaultRenewFraction;
+	// it must be below 1.
+	RenewFraction float64
+	// PropagationDelay is how long a new CA sits in the caBundle before a
+	// leaf it signed is served. It must be shorter than both renewal
+	// windows, so that the leaf in service outlives the wait. Default
+	// DefaultPropagationDelay.
+	PropagationDelay time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
-	// Logger receives one Info line per Secret written. Default no-op.
+	// Logger receives one line per Secret written and per change of what
+	// is served. Default no-op.
 	Logger *zap.Logger
 }
 
@@ -96,8 +113,11 @@ func (o Options) withDefaults() Options {
 	if o.LeafValidity <= 0 {
 		o.LeafValidity = DefaultLeafValidity
 	}
-	if o.RenewBefore <= 0 {
-		o.RenewBefore = DefaultRenewBefore
+	if o.RenewFraction == 0 {
+		o.RenewFraction = DefaultRenewFraction
+	}
+	if o.PropagationDelay <= 0 {
+		o.PropagationDelay = DefaultPropagationDelay
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,9 +128,24 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// leafWindow is how long before its expiry a leaf is renewed.
+func (o Options) leafWindow() time.Duration { return fraction(o.LeafValidity, o.RenewFraction) }
+
+// caWindow is how long before its expiry the CA is rotated.
+func (o Options) caWindow() time.Duration { return fraction(o.CAValidity, o.RenewFraction) }
+
+func fraction(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
+
+// validate checks defaulted options.
 func (o Options) validate() error {
 	if o.Namespace == "" {
 		return errors.New("certs: namespace is required")
+	}
+	if o.RenewFraction <= 0 || o.RenewFraction >= 1 {
+		return fmt.Errorf("certs: renew fraction %v is not between 0 and 1", o.RenewFraction)
+	}
+	if shortest := min(o.leafWindow(), o.caWindow()); o.PropagationDelay >= shortest {
+		return fmt.Errorf("certs: propagation delay %s is not shorter than the shortest renewal window, %s", o.PropagationDelay, shortest)
 	}
 	for _, san := range o.SANs() {
 		if net.ParseIP(san) != nil {

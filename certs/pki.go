@@ -23,16 +23,14 @@ const backdate = time.Hour
 
 // authority is a CA able to sign leaves.
 type authority struct {
-	// certPEM is the CA Secret's tls.crt exactly as stored: it is the
-	// caBundle, and re-encoding it could change the bytes.
-	certPEM []byte
-	cert    *x509.Certificate
-	key     crypto.Signer
+	cert *x509.Certificate
+	key  crypto.Signer
 }
 
-// parseAuthority reads a CA from PEM. The key may be in any PEM form client-go
-// understands (dynamiclistener writes "EC PRIVATE KEY"); it must match the
-// first certificate, or the leaves it signs would not verify.
+// parseAuthority reads a CA from PEM: the first certificate, as
+// dynamiclistener reads it, and its key. The key may be in any PEM form
+// client-go understands (dynamiclistener writes "EC PRIVATE KEY"); it must
+// match the first certificate, or the leaves it signs would not verify.
 func parseAuthority(certPEM, keyPEM []byte) (*authority, error) {
 	block, _ := pem.Decode(certPEM)
 	if block == nil || block.Type != "CERTIFICATE" {
@@ -54,12 +52,39 @@ func parseAuthority(certPEM, keyPEM []byte) (*authority, error) {
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return nil, errors.New("tls.key does not match tls.crt")
 	}
-	return &authority{certPEM: certPEM, cert: cert, key: key}, nil
+	return &authority{cert: cert, key: key}, nil
+}
+
+// parseCertificates reads every PEM block of a bundle, in order. Blocks that
+// are not certificates, or do not parse, are counted in junk.
+func parseCertificates(bundle []byte) (certs []*x509.Certificate, junk int) {
+	for {
+		var block *pem.Block
+		block, bundle = pem.Decode(bundle)
+		if block == nil {
+			return certs, junk
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if block.Type != "CERTIFICATE" || err != nil {
+			junk++
+			continue
+		}
+		certs = append(certs, cert)
+	}
+}
+
+// encodeCertificates writes certs as consecutive PEM blocks.
+func encodeCertificates(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }
 
 // newAuthority creates a self-signed ECDSA P-256 CA shaped like
 // dynamiclistener's, and returns it with its key in PEM.
-func newAuthority(cn string, now time.Time, validity time.Duration) (*authority, []byte, error) {
+func newAuthority(cn string, now time.Time, validity time.Duration) (ca *authority, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate CA key: %w", err)
@@ -76,13 +101,11 @@ func newAuthority(cn string, now time.Time, validity time.Duration) (*authority,
 	if err != nil {
 		return nil, nil, fmt.Errorf("create CA certificate: %w", err)
 	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
+	if keyPEM, err = encodeKey(key); err != nil {
 		return nil, nil, err
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	ca, err := parseAuthority(certPEM, keyPEM)
-	if err != nil {
+	if ca, err = parseAuthority(certPEM, keyPEM); err != nil {
 		return nil, nil, fmt.Errorf("internal error: reparse new CA: %w", err)
 	}
 	return ca, keyPEM, nil
