@@ -74,6 +74,14 @@ func needsRenewal(leaf, signer *x509.Certificate, now time.Time, window time.Dur
 	return problem{}
 }
 
+// propagated reports whether a CA published at published has had delay to
+// reach every caBundle. Unknown (zero) counts as long ago. So does a time
+// more than delay ahead of now: clock skew between replicas is far smaller,
+// and such a time would otherwise hold back the CA's leaves indefinitely.
+func propagated(published, now time.Time, delay time.Duration) bool {
+	return !now.Before(published.Add(delay)) || published.After(now.Add(delay))
+}
+
 // bundleOf returns the CA certificates of lists, in order, that can still
 // anchor a chain at now: CA certificates not yet expired, each once, at
 // most maxBundle.

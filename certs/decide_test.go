@@ -141,6 +141,28 @@ func withKeyUsage(c *x509.Certificate, ku x509.KeyUsage) *x509.Certificate {
 	return &cp
 }
 
+func TestPropagated(t *testing.T) {
+	const delay = time.Minute
+	tests := map[string]struct {
+		published time.Time
+		want      bool
+	}{
+		"unknown counts as long ago":                {want: true},
+		"published just now is not":                 {published: testNow},
+		"published a second short of the delay":     {published: testNow.Add(-delay + time.Second)},
+		"published exactly the delay ago is":        {published: testNow.Add(-delay), want: true},
+		"a few seconds ahead (skew) is not":         {published: testNow.Add(5 * time.Second)},
+		"more than the delay ahead counts as bogus": {published: testNow.Add(delay + time.Second), want: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := propagated(tc.published, testNow, delay); got != tc.want {
+				t.Errorf("propagated = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestBundleOf(t *testing.T) {
 	a := newDynamiclistenerCA(t, testNow.Add(-day)).cert
 	b := newDynamiclistenerCA(t, testNow.Add(-2*day)).cert

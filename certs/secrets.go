@@ -31,7 +31,8 @@ const (
 // AnnotationCAPublished is the CA Secret's annotation recording when the
 // first CA of tls.crt was written there (RFC 3339), so that every replica waits the same
 // PropagationDelay before serving a leaf it signed. Without it (upstream's
-// Secret, or one edited by hand) the CA counts as published long ago.
+// Secret, or one edited by hand), or with a time more than PropagationDelay
+// ahead, the CA counts as published long ago.
 const AnnotationCAPublished = "harvester-network-webhook/ca-published-at"
 
 // SecretClient is the part of a namespaced Secret client that Ensure uses;

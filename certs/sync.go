@@ -123,7 +123,7 @@ func publishedAt(s *corev1.Secret) time.Time {
 // After the delay, the leaf must be ca's and outside its renewal window.
 func (k *Keeper) decideLeaf(s *corev1.Secret, ca *caState, served *material, now time.Time) (decision[*leafState], error) {
 	sans := k.opts.SANs()
-	settled := !now.Before(ca.published.Add(k.opts.PropagationDelay))
+	settled := propagated(ca.published, now, k.opts.PropagationDelay)
 	var why problem
 	switch {
 	case s == nil && served != nil:
