@@ -182,6 +182,57 @@ func TestEnsureReplacesUnusableCA(t *testing.T) {
 	verifyLeaf(t, b.Certificate().Leaf, newCA, testSvcName)
 }
 
+// TestEnsureCarriesTheCAOfACorruptedSecret starts with nothing in memory:
+// the old CA is carried from the stored tls.crt, so the stored leaf it
+// signed stays in service while the new CA propagates.
+func TestEnsureCarriesTheCAOfACorruptedSecret(t *testing.T) {
+	old := newDynamiclistenerCA(t, testNow.Add(-day))
+	leaf, leafPEM, leafKey := old.issue(t, validLeafSpec(testSvcName))
+	client := fake.NewClientset(tlsSecret(caName, old.certPEM, []byte("corrupted")), tlsSecret(tlsName, leafPEM, leafKey))
+
+	b, err := ensureWith(t, client, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertVerbs(t, client, "get", "update", "get")
+	certs, _ := parseCertificates(b.CAPEM())
+	if len(certs) != 2 || certs[0].Equal(old.cert) || !certs[1].Equal(old.cert) {
+		t.Fatalf("caBundle holds %d certificates, want a new CA, then the old", len(certs))
+	}
+	if !b.Certificate().Leaf.Equal(leaf) {
+		t.Error("the stored leaf of the old CA was not kept while the new CA propagates")
+	}
+	stored := getSecret(t, client, caName)
+	if _, err := parseAuthority(stored.Data[corev1.TLSCertKey], stored.Data[corev1.TLSPrivateKeyKey]); err != nil {
+		t.Errorf("the recreated CA Secret is unusable: %v", err)
+	}
+	if stored.Annotations[AnnotationCAPublished] != testNow.Format(time.RFC3339) {
+		t.Errorf("%s = %q, want %s", AnnotationCAPublished, stored.Annotations[AnnotationCAPublished], testNow.Format(time.RFC3339))
+	}
+}
+
+func TestEnsurePrunesTheBundle(t *testing.T) {
+	ca := newDynamiclistenerCA(t, testNow.Add(-day))
+	expired := newDynamiclistenerCA(t, testNow.Add(-11*365*day))
+	junk := []byte("-----BEGIN CERTIFICATE-----\nbm90IERFUg==\n-----END CERTIFICATE-----\n")
+	caSecret := tlsSecret(caName, slices.Concat(ca.certPEM, expired.certPEM, junk, ca.certPEM), ca.keyPEM)
+	caSecret.Annotations = map[string]string{AnnotationCAPublished: "2020-01-01T00:00:00Z"}
+	client := fake.NewClientset(caSecret)
+
+	b, err := ensureWith(t, client, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := getSecret(t, client, caName)
+	if string(stored.Data[corev1.TLSCertKey]) != string(ca.certPEM) || string(b.CAPEM()) != string(ca.certPEM) {
+		t.Error("the bundle was not pruned to the one CA in date")
+	}
+	if string(stored.Data[corev1.TLSPrivateKeyKey]) != string(ca.keyPEM) || stored.Annotations[AnnotationCAPublished] != "2020-01-01T00:00:00Z" {
+		t.Error("pruning changed the key or the publication time")
+	}
+	verifyLeaf(t, b.Certificate().Leaf, ca.cert, testSvcName)
+}
+
 func TestEnsureUsesTheWinnerAfterLosingACreateRace(t *testing.T) {
 	ca := newDynamiclistenerCA(t, testNow.Add(-day))
 	winner, winnerCert, winnerKey := ca.issue(t, validLeafSpec(testSvcName))

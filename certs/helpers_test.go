@@ -349,7 +349,12 @@ func (a *fakeAPI) waitForWatches(t *testing.T, n int) {
 
 func runKeeper(t *testing.T, api *fakeAPI, opts Options) *harness {
 	t.Helper()
-	k, err := NewKeeper(api.secrets(), opts)
+	return runKeeperOn(t, api.secrets(), opts)
+}
+
+func runKeeperOn(t *testing.T, secrets WatchableSecretClient, opts Options) *harness {
+	t.Helper()
+	k, err := NewKeeper(secrets, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

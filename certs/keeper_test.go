@@ -1,12 +1,14 @@
 package certs
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,6 +284,65 @@ func TestTwoKeepersConverge(t *testing.T) {
 	if got := len(api.writes); got != 6 {
 		t.Errorf("%d writes in all, want 6, as one replica would make", got)
 	}
+}
+
+// TestTwoKeepersRacingToRenewWriteOnce holds each replica's update until
+// both have read the due leaf and decided to renew it: the update at the
+// resourceVersion read lets one through, and the other takes its leaf up.
+func TestTwoKeepersRacingToRenewWriteOnce(t *testing.T) {
+	clock := newTestClock()
+	api := newFakeAPI(clock)
+	var armed atomic.Bool
+	var arrived atomic.Int32
+	both := make(chan struct{})
+	gated := func() WatchableSecretClient {
+		return gatedUpdates{watchable: api.secrets().(watchable), gate: func() {
+			if !armed.Load() {
+				return
+			}
+			if arrived.Add(1) == 2 {
+				close(both)
+			}
+			select {
+			case <-both:
+			case <-time.After(10 * time.Second):
+			}
+		}}
+	}
+	a, b := runKeeperOn(t, gated(), shortOptions(clock, nil)), runKeeperOn(t, gated(), shortOptions(clock, nil))
+	a.waitLoaded(t)
+	b.waitLoaded(t)
+	api.waitForWatches(t, 4)
+	eventually(t, "both replicas to serve one leaf", func() bool {
+		return a.served(t).Equal(b.served(t)) && a.served(t).Equal(storedLeaf(t, api))
+	})
+	before, writes := a.served(t), api.writesTo(tlsName)
+
+	clock.Add(2*time.Minute + time.Second) // the leaf is due
+	armed.Store(true)
+	a.poke()
+	b.poke()
+	eventually(t, "both replicas to serve the renewed leaf", func() bool {
+		leaf := storedLeaf(t, api)
+		return !leaf.Equal(before) && a.served(t).Equal(leaf) && b.served(t).Equal(leaf)
+	})
+	if n := arrived.Load(); n != 2 {
+		t.Fatalf("%d replicas tried to write, want both (the race did not happen)", n)
+	}
+	if got := api.writesTo(tlsName) - writes; got != 1 {
+		t.Errorf("the serving Secret was written %d times, want once", got)
+	}
+}
+
+// gatedUpdates calls gate before each update, outside the fake's lock.
+type gatedUpdates struct {
+	watchable
+	gate func()
+}
+
+func (g gatedUpdates) Update(ctx context.Context, s *corev1.Secret, o metav1.UpdateOptions) (*corev1.Secret, error) {
+	g.gate()
+	return g.watchable.Update(ctx, s, o)
 }
 
 // TestKeeperRepairsSecrets breaks a Secret under a running Keeper and
