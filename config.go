@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
+	"github.com/lowmem/harvester-network-webhook/certs"
 	"github.com/lowmem/harvester-network-webhook/informers"
 )
 
@@ -44,6 +45,12 @@ type config struct {
 	// WatchFailureGrace is how long a list/watch may fail before /readyz
 	// says not ready.
 	WatchFailureGrace time.Duration
+	// CertValidity, CAValidity, CertRenewFraction and CAPropagationDelay
+	// configure the certificates (certs.Options).
+	CertValidity       time.Duration
+	CAValidity         time.Duration
+	CertRenewFraction  float64
+	CAPropagationDelay time.Duration
 }
 
 // autoVersion is --harvester-version's default: detect the release.
@@ -101,6 +108,14 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 			"upstream's webhook (env SERVICE_NAME)")
 	drain := fs.String("shutdown-drain", env("SHUTDOWN_DRAIN", "10s"),
 		"after the first SIGTERM, keep answering reviews this long with /readyz failing, so that the endpoints drop the pod first; a second signal exits at once (env SHUTDOWN_DRAIN)")
+	certValidity := fs.String("cert-validity", env("CERT_VALIDITY", certs.DefaultLeafValidity.String()),
+		"lifetime of a serving certificate this webhook issues (env CERT_VALIDITY)")
+	caValidity := fs.String("ca-validity", env("CA_VALIDITY", certs.DefaultCAValidity.String()),
+		"lifetime of a CA this webhook creates (env CA_VALIDITY)")
+	renewFraction := fs.String("cert-renew-fraction", env("CERT_RENEW_FRACTION", strconv.FormatFloat(certs.DefaultRenewFraction, 'f', 3, 64)),
+		"renew the serving certificate when less than this fraction of --cert-validity is left, and the CA when less than this fraction of --ca-validity is; checked periodically and swapped in without a restart (env CERT_RENEW_FRACTION)")
+	propagation := fs.String("ca-propagation-delay", env("CA_PROPAGATION_DELAY", certs.DefaultPropagationDelay.String()),
+		"after a CA rotation, how long the new CA sits in every caBundle before a certificate it signed is served; shorter than both renewal windows (env CA_PROPAGATION_DELAY)")
 	grace := fs.String("watch-failure-grace", env("WATCH_FAILURE_GRACE", informers.DefaultWatchFailureGrace.String()),
 		"how long a cache's list/watch may keep failing before /readyz says not ready (env WATCH_FAILURE_GRACE)")
 	fs.Usage = func() { usage(fs.Output(), fs) }
@@ -145,12 +160,17 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		name, s string
 		dst     *time.Duration
 		min     time.Duration
-	}{{"shutdown-drain", *drain, &cfg.ShutdownDrain, 0}, {"watch-failure-grace", *grace, &cfg.WatchFailureGrace, time.Second}} {
+	}{{"shutdown-drain", *drain, &cfg.ShutdownDrain, 0}, {"watch-failure-grace", *grace, &cfg.WatchFailureGrace, time.Second},
+		{"cert-validity", *certValidity, &cfg.CertValidity, time.Minute}, {"ca-validity", *caValidity, &cfg.CAValidity, time.Minute},
+		{"ca-propagation-delay", *propagation, &cfg.CAPropagationDelay, time.Second}} {
 		v, err := time.ParseDuration(d.s)
 		if err != nil || v < d.min {
 			return nil, fmt.Errorf("--%s: %q is not a duration of at least %s", d.name, d.s, d.min)
 		}
 		*d.dst = v
+	}
+	if cfg.CertRenewFraction, err = strconv.ParseFloat(*renewFraction, 64); err != nil || cfg.CertRenewFraction <= 0 || cfg.CertRenewFraction >= 1 {
+		return nil, fmt.Errorf("--cert-renew-fraction: %q is not a number between 0 and 1", *renewFraction)
 	}
 	if errs := validation.IsDNS1035Label(cfg.Service); len(errs) > 0 {
 		return nil, fmt.Errorf("--service-name: %q is not a Service name: %s", cfg.Service, strings.Join(errs, "; "))

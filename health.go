@@ -2,10 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -23,7 +21,7 @@ type runState struct {
 	rules      atomic.Pointer[ruleSet]
 	informers  atomic.Pointer[informers.Informers]
 	server     atomic.Pointer[admission.Server]
-	cert       atomic.Pointer[certs.Bundle]
+	certs      atomic.Pointer[certs.Keeper]
 	listening  atomic.Bool // the HTTPS listener is open
 	registered atomic.Bool
 	draining   atomic.Bool // shutting down: out of the Service, still serving
@@ -41,12 +39,12 @@ func (r *runState) check() error {
 	if err := inf.Ready(); err != nil {
 		return err
 	}
-	b := r.cert.Load()
-	if b == nil {
+	k := r.certs.Load()
+	if k == nil {
 		return errors.New("serving certificate not loaded yet")
 	}
-	if leaf := b.Certificate().Leaf; !time.Now().Before(leaf.NotAfter) {
-		return fmt.Errorf("serving certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	if st := k.Status(); !st.Valid {
+		return errors.New(st.Reason)
 	}
 	if !r.listening.Load() {
 		return errors.New("HTTPS listener not open yet")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,11 +64,21 @@ func TestReadyzFollowsTheParts(t *testing.T) {
 		body != "not ready: serving certificate not loaded yet\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
 		t.Errorf("without a certificate: /readyz = %d %q", code, body)
 	}
-	bundle, err := certs.Ensure(t.Context(), fake.NewClientset().CoreV1().Secrets("harvester-system"), certs.Options{Namespace: "harvester-system"})
+	keeper, err := certs.NewKeeper(fake.NewClientset().CoreV1().Secrets("harvester-system"), certs.Options{Namespace: "harvester-system"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	state.cert.Store(bundle)
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan error)
+	go func() { stopped <- keeper.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Error(err)
+		}
+	}()
+	<-keeper.Loaded()
+	state.certs.Store(keeper)
 	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable ||
 		body != "not ready: HTTPS listener not open yet\nrules: v1.7 (detected: Harvester v1.6 or v1.7)\n" {
 		t.Errorf("before listening: /readyz = %d %q", code, body)
@@ -94,6 +106,8 @@ func TestReadyzFollowsTheParts(t *testing.T) {
 		`harvester_network_webhook_cached_objects{kind="VlanConfig"} 0`,
 		`harvester_network_webhook_watch_restarts_total{kind="VlanConfig"} 0`,
 		`harvester_network_webhook_requests_in_flight 0`,
+		`harvester_network_webhook_certificate_expiry_timestamp_seconds{certificate="serving"} ` +
+			strconv.FormatFloat(float64(keeper.Status().LeafNotAfter.Unix()), 'g', -1, 64),
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %s", want)

@@ -86,8 +86,8 @@ func (m *metrics) setRules(r ruleSet) {
 }
 
 // stateCollector reports, when scraped, the figures the running parts keep
-// themselves: informer object counts and watch restarts, the LRU, and the
-// certificates' expiry.
+// themselves: the certificates' expiry, informer object counts and watch
+// restarts, and the LRU.
 type stateCollector struct{ state *runState }
 
 var (
@@ -103,15 +103,22 @@ var (
 		"Lookups in the cache of full objects, by result (hit, miss).", []string{"result"}, nil)
 	lruEvictionsDesc = prometheus.NewDesc("harvester_network_webhook_lru_evictions_total",
 		"Entries evicted from the cache of full objects to stay within its budget.", nil, nil)
+	certExpiryDesc = prometheus.NewDesc("harvester_network_webhook_certificate_expiry_timestamp_seconds",
+		"When the certificate expires, in seconds since the epoch: the serving leaf, and the CA of the caBundle.", []string{"certificate"}, nil)
 )
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{objectsDesc, watchRestartsDesc, lruBytesDesc, lruEntriesDesc, lruLookupsDesc, lruEvictionsDesc} {
+	for _, d := range []*prometheus.Desc{objectsDesc, watchRestartsDesc, lruBytesDesc, lruEntriesDesc, lruLookupsDesc, lruEvictionsDesc, certExpiryDesc} {
 		ch <- d
 	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	if k := c.state.certs.Load(); k != nil {
+		st := k.Status()
+		ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(st.LeafNotAfter.Unix()), "serving")
+		ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(st.CANotAfter.Unix()), "ca")
+	}
 	inf := c.state.informers.Load()
 	if inf == nil {
 		return

@@ -118,49 +118,77 @@ func watchAndAdmit(ctx context.Context, cfg *config, version admission.Version, 
 	return admit(ctx, cfg, profile, clients, inf, state, metrics, kubeOVNChanged, log)
 }
 
-// admit waits for the certificate and the caches, listens, and only then
-// registers the webhook configurations, so the API server never calls a
-// webhook that cannot answer correctly yet.
+// admit keeps the certificates, waits for them and the caches, listens, and
+// only then registers the webhook configurations, so the API server never
+// calls a webhook that cannot answer correctly yet.
 func admit(ctx context.Context, cfg *config, profile admission.Profile, clients *clientSet,
 	inf *informers.Informers, state *runState, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
 	began := time.Now()
-	certOpts := certs.Options{Namespace: cfg.Namespace, ServiceName: cfg.Service, Logger: log.Named("certs")}
+	certOpts := certs.Options{Namespace: cfg.Namespace, ServiceName: cfg.Service, Logger: log.Named("certs"),
+		CAValidity: cfg.CAValidity, LeafValidity: cfg.CertValidity, RenewFraction: cfg.CertRenewFraction, PropagationDelay: cfg.CAPropagationDelay}
 	if cfg.WebhookURL != "" {
 		u, _ := url.Parse(cfg.WebhookURL) // validated by parseConfig
 		certOpts.ExtraSANs = []string{u.Hostname()}
 	}
-	bundle, err := retry(ctx, log, "load the serving certificate", func() (*certs.Bundle, error) {
-		return certs.Ensure(ctx, clients.secrets, certOpts)
-	})
+	keeper, err := certs.NewKeeper(clients.secrets, certOpts)
 	if err != nil {
 		return err
 	}
-	state.cert.Store(bundle)
-	if err := inf.WaitForSync(ctx); err != nil {
-		return fmt.Errorf("wait for informers to sync: %w", err)
-	}
-	log.Info("caches synced", zap.Duration("after", time.Since(began)))
-
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.HTTPSPort))
-	if err != nil {
-		return fmt.Errorf("listen on the HTTPS port: %w", err)
-	}
-	srv := admission.NewServer(admission.Config{Profile: profile, Store: inf, Logger: log.Named("admission"), Recorder: metrics, Audit: cfg.Audit})
-	state.server.Store(srv)
-	router := chi.NewRouter()
-	srv.Routes(router)
-	https := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 1 << 20}
-	state.listening.Store(true)
-
+	caChanged := keeper.WatchCABundle() // before the first CABundle read
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, certs.TLSConfig(bundle)), log) })
+	g.Go(func() error { return keeper.Run(ctx) })
 	g.Go(func() error {
+		select {
+		case <-keeper.Loaded():
+		case <-ctx.Done():
+			return nil
+		}
+		state.certs.Store(keeper)
+		if err := inf.WaitForSync(ctx); err != nil {
+			return fmt.Errorf("wait for informers to sync: %w", err)
+		}
+		log.Info("caches synced", zap.Duration("after", time.Since(began)))
+
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.HTTPSPort))
+		if err != nil {
+			return fmt.Errorf("listen on the HTTPS port: %w", err)
+		}
+		srv := admission.NewServer(admission.Config{Profile: profile, Store: inf, Logger: log.Named("admission"), Recorder: metrics, Audit: cfg.Audit})
+		state.server.Store(srv)
+		router := chi.NewRouter()
+		srv.Routes(router)
+		https := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 1 << 20}
+		state.listening.Store(true)
+		g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, keeper.TLSConfig()), log) })
+
 		reg := &registrar{vwc: clients.vwc, mwc: clients.mwc, profile: profile, client: admission.ClientConfig{
 			Namespace: cfg.Namespace, Service: cfg.Service, URL: cfg.WebhookURL, Audit: cfg.Audit,
-		}, caBundle: bundle.CAPEM, kubeOVN: inf.KubeOVNEnabled, changed: kubeOVNChanged, log: log.Named("registration"), registered: &state.registered}
+		}, caBundle: keeper.CABundle, kubeOVN: inf.KubeOVNEnabled, changed: merge(ctx, kubeOVNChanged, caChanged),
+			log: log.Named("registration"), registered: &state.registered}
 		return reg.run(ctx)
 	})
 	return g.Wait()
+}
+
+// merge forwards a signal from any of ins to the returned channel, coalesced.
+func merge(ctx context.Context, ins ...<-chan struct{}) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	for _, in := range ins {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-in:
+				}
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	return out
 }
 
 // serve runs srv until ctx ends, then shuts it down gracefully.

@@ -70,9 +70,9 @@ var cipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// TLSConfig returns the server TLS configuration upstream used: TLS 1.2 or
+// tlsConfig returns the server TLS configuration upstream used: TLS 1.2 or
 // later, its six ECDHE suites, HTTP/2 offered, and b's certificate.
-func TLSConfig(b *Bundle) *tls.Config {
+func tlsConfig(b *Bundle) *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		CipherSuites:   slices.Clone(cipherSuites),

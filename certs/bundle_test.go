@@ -17,7 +17,7 @@ import (
 )
 
 func TestTLSConfigMatchesUpstream(t *testing.T) {
-	cfg := TLSConfig(&Bundle{})
+	cfg := tlsConfig(&Bundle{})
 	if cfg.MinVersion != tls.VersionTLS12 {
 		t.Errorf("MinVersion = %x, want TLS 1.2", cfg.MinVersion)
 	}
@@ -63,7 +63,7 @@ func TestHandshake(t *testing.T) {
 	if !roots.AppendCertsFromPEM(b.CAPEM()) {
 		t.Fatal("CAPEM holds no certificate")
 	}
-	addr := serve(t, TLSConfig(b))
+	addr := serve(t, tlsConfig(b))
 
 	tests := map[string]struct {
 		serverName string

@@ -172,7 +172,7 @@ func parseCertPEM(t *testing.T, b []byte) *x509.Certificate {
 // ensureWith runs Ensure against the fake clientset's Secrets in opts.Namespace.
 func ensureWith(t *testing.T, client *fake.Clientset, opts Options) (*Bundle, error) {
 	t.Helper()
-	return Ensure(t.Context(), client.CoreV1().Secrets(opts.Namespace), opts)
+	return ensure(t, client.CoreV1().Secrets(opts.Namespace), opts)
 }
 
 // testClock is a settable clock, safe for the Keeper's goroutines.
@@ -441,3 +441,17 @@ func storedCAs(t *testing.T, api *fakeAPI) []*x509.Certificate {
 }
 
 func signedBy(leaf, ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil }
+
+// ensure makes one pass of a Keeper without watching, as the first pass of
+// Run does, and returns what it would serve.
+func ensure(t *testing.T, secrets SecretClient, opts Options) (*Bundle, error) {
+	t.Helper()
+	k, err := newKeeper(secrets, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.sync(t.Context()); err != nil {
+		return nil, err
+	}
+	return &k.bundle, nil
+}

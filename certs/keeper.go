@@ -222,7 +222,7 @@ func (k *Keeper) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 // TLSConfig returns the server TLS configuration (see the TLSConfig
 // function) serving the current leaf: a renewal needs no restart and drops
 // no connection.
-func (k *Keeper) TLSConfig() *tls.Config { return TLSConfig(&k.bundle) }
+func (k *Keeper) TLSConfig() *tls.Config { return tlsConfig(&k.bundle) }
 
 // CABundle returns the caBundle for the webhook configurations: the CA
 // Secret's tls.crt as last read, current CA first. It is nil until Loaded.

@@ -102,7 +102,7 @@ func TestFlagOn(t *testing.T) {
 
 	role := convert[rbacv1.Role](t, on["Role/harvester-network-webhook"])
 	wantRules := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"harvester-network-webhook-ca", "harvester-network-webhook-tls"}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"harvester-network-webhook-ca", "harvester-network-webhook-tls"}, Verbs: []string{"get", "list", "watch", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 	}
 	if role.Namespace != namespace || !reflect.DeepEqual(role.Rules, wantRules) {
