@@ -202,6 +202,9 @@ func (i *Informers) unready(ki *kindInformer) string {
 	if d := i.watches.failingFor(ki.kind.GVR); d > i.grace {
 		ki.mu.Lock()
 		defer ki.mu.Unlock()
+		if ki.lastError == "" {
+			return fmt.Sprintf("%s (no watch for %s)", ki.kind.Name, d.Round(time.Second))
+		}
 		return fmt.Sprintf("%s (list/watch failing for %s: %s)", ki.kind.Name, d.Round(time.Second), ki.lastError)
 	}
 	return ""

@@ -15,8 +15,8 @@ import (
 )
 
 // watchTracker follows the WATCH requests of every resource: how many
-// started, whether the last was refused, and since when the resource's
-// list/watch has been failing.
+// started, whether the last was refused, and since when the resource has
+// had no running watch (its list/watch failing, or the last watch over).
 //
 // A refused WATCH (403, or 404 for a missing CRD) makes the kind not ready:
 // when only the watch verb is missing, client-go falls back from the refused
@@ -34,7 +34,7 @@ type watchTracker struct {
 type watchState struct {
 	starts       int64 // WATCH requests that succeeded
 	refused      bool
-	failingSince time.Time // zero while the last WATCH succeeded
+	failingSince time.Time // zero while the last WATCH runs
 }
 
 func newWatchTracker() *watchTracker {
@@ -51,15 +51,28 @@ func (r *watchTracker) get(gvr schema.GroupVersionResource) *watchState {
 	return st
 }
 
-// observe records the outcome of a WATCH request.
-func (r *watchTracker) observe(gvr schema.GroupVersionResource, err error) {
+// started records the outcome of a WATCH request and returns the watch
+// wrapped, so that its end is recorded too: a watch the API server closed
+// (or cut) leaves no error behind, and until the next one starts the cache
+// does not follow the cluster.
+func (r *watchTracker) started(gvr schema.GroupVersionResource, w watch.Interface, err error) (watch.Interface, error) {
+	gen := r.observe(gvr, err)
+	if err != nil {
+		return w, err
+	}
+	return &trackedWatch{Interface: w, end: func() { r.ended(gvr, gen) }}, nil
+}
+
+// observe records the outcome of a WATCH request and returns, for one that
+// started, its number.
+func (r *watchTracker) observe(gvr schema.GroupVersionResource, err error) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.get(gvr)
 	if err == nil {
 		st.starts++
 		st.refused, st.failingSince = false, time.Time{}
-		return
+		return st.starts
 	}
 	if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
 		st.refused = true // a transient failure says nothing about permission
@@ -67,6 +80,30 @@ func (r *watchTracker) observe(gvr schema.GroupVersionResource, err error) {
 	if st.failingSince.IsZero() {
 		st.failingSince = r.now()
 	}
+	return 0
+}
+
+// ended records that watch number gen of gvr is over, unless a newer one
+// has started meanwhile.
+func (r *watchTracker) ended(gvr schema.GroupVersionResource, gen int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.get(gvr); st.starts == gen && st.failingSince.IsZero() {
+		st.failingSince = r.now()
+	}
+}
+
+// trackedWatch reports its end; the reflector stops every watch it is done
+// with.
+type trackedWatch struct {
+	watch.Interface
+	once sync.Once
+	end  func()
+}
+
+func (w *trackedWatch) Stop() {
+	w.once.Do(w.end)
+	w.Interface.Stop()
 }
 
 // failed records a failed list or watch the reflector reported (a LIST that
@@ -149,8 +186,7 @@ type observedMetadataNamespace struct {
 
 func (r observedMetadataNamespace) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 	w, err := r.ResourceInterface.Watch(ctx, opts)
-	r.seen.observe(r.gvr, err)
-	return w, err
+	return r.seen.started(r.gvr, w, err)
 }
 
 // observedDynamic is observedMetadata for the dynamic client (projections).
@@ -185,6 +221,5 @@ type observedDynamicNamespace struct {
 
 func (r observedDynamicNamespace) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 	w, err := r.ResourceInterface.Watch(ctx, opts)
-	r.seen.observe(r.gvr, err)
-	return w, err
+	return r.seen.started(r.gvr, w, err)
 }

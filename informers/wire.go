@@ -119,13 +119,12 @@ func (r *wireResource) list(ctx context.Context, opts metav1.ListOptions) (runti
 func (r *wireResource) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 	opts.Watch = true
 	body, err := r.get(ctx, opts)
-	r.client.watches.observe(r.gvr, err)
 	if err != nil {
-		return nil, err
+		return r.client.watches.started(r.gvr, nil, err)
 	}
 	events := &wireEvents{body: body, dec: json.NewDecoder(body), project: r.project}
-	return watch.NewStreamWatcher(events,
-		apierrors.NewClientErrorReporter(http.StatusInternalServerError, http.MethodGet, "ClientWatchDecoding")), nil
+	return r.client.watches.started(r.gvr, watch.NewStreamWatcher(events,
+		apierrors.NewClientErrorReporter(http.StatusInternalServerError, http.MethodGet, "ClientWatchDecoding")), nil)
 }
 
 // get sends GET with opts as query parameters and returns the body of a 200

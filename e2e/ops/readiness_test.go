@@ -39,7 +39,7 @@ func TestReadinessFollowsTheAPIServer(t *testing.T) {
 	cut := time.Now()
 	waitFor(t, 30*time.Second, "unready while the API server is out of reach", func() error {
 		code, body := readyz(t, w)
-		if code != http.StatusServiceUnavailable || !strings.Contains(body, "list/watch failing for") {
+		if code != http.StatusServiceUnavailable || !(strings.Contains(body, "list/watch failing for") || strings.Contains(body, "no watch for")) {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
 		return nil
