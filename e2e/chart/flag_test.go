@@ -58,6 +58,7 @@ func TestFlagOn(t *testing.T) {
 	}
 	wantEnv := map[string]string{
 		"HARVESTER_VERSION":         "v1.9",
+		"MODE":                      "enforce",
 		"WEBHOOK_SERVER_HTTPS_PORT": "8443",
 		"HEALTH_PORT":               "8444",
 		// 90% of the 96Mi limit.
@@ -129,6 +130,7 @@ func TestValues(t *testing.T) {
 	}{
 		{[]string{"webhook.lowMemory.harvesterVersion=auto"}, map[string]string{"HARVESTER_VERSION": "auto"}},
 		{[]string{"webhook.lowMemory.harvesterVersion=v1.4"}, map[string]string{"HARVESTER_VERSION": "v1.4"}},
+		{[]string{"webhook.lowMemory.mode=audit"}, map[string]string{"MODE": "audit"}},
 		{[]string{"webhook.lowMemory.resources.limits.memory=1Gi"}, map[string]string{"GOMEMLIMIT": "966367641"}},
 		{[]string{"webhook.lowMemory.resources.limits.memory=100M", "webhook.lowMemory.goMemLimitPercent=80"}, map[string]string{"GOMEMLIMIT": "80000000"}},
 		{[]string{"webhook.lowMemory.resources.limits.memory=67108864"}, map[string]string{"GOMEMLIMIT": "60397977"}},

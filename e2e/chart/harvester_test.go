@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -111,4 +112,43 @@ func TestParentChartOverride(t *testing.T) {
 			t.Errorf("%v: image %s, HARVESTER_VERSION %q; want %s, %q", tc.args, c.Image, env(c)["HARVESTER_VERSION"], tc.wantImage, tc.wantEnv)
 		}
 	}
+}
+
+// TestHarvesterChartsPatchHunksCount: every hunk header of the patch counts
+// the lines that follow it, so that git apply takes the patch.
+func TestHarvesterChartsPatchHunksCount(t *testing.T) {
+	patch, err := os.ReadFile(filepath.Join(repoRoot, "manifests", "harvester-charts", "webhook-lowmemory.patch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header string
+	var wantOld, wantNew, old, added int
+	check := func() {
+		if header != "" && (old != wantOld || added != wantNew) {
+			t.Errorf("%s: the hunk has %d old and %d new lines", header, old, added)
+		}
+	}
+	for line := range strings.SplitSeq(strings.TrimSuffix(string(patch), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "@@ "):
+			check()
+			header, old, added = line, 0, 0
+			var a, b int
+			if _, err := fmt.Sscanf(line, "@@ -%d,%d +%d,%d @@", &a, &wantOld, &b, &wantNew); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+		case strings.HasPrefix(line, "diff --git"):
+			check()
+			header = ""
+		case header == "":
+		case strings.HasPrefix(line, "+"):
+			added++
+		case strings.HasPrefix(line, "-"):
+			old++
+		case strings.HasPrefix(line, " "):
+			old++
+			added++
+		}
+	}
+	check()
 }

@@ -67,6 +67,9 @@ func TestReadinessFollowsTheAPIServer(t *testing.T) {
 		return nil
 	})
 	t.Logf("ready %s after the API server came back", time.Since(restored).Round(100*time.Millisecond))
+	if n := value(scrape(t, w), `harvester_network_webhook_watch_restarts_total{kind="VlanConfig"}`); n < 1 {
+		t.Errorf("watch restarts of VlanConfig after the outage: %v, want at least 1", n)
+	}
 	// The VM started during the outage keeps its network.
 	harness.Eventually(t, "the NAD used by the VM started during the outage", func() error {
 		return harness.WantDenied(client.DryRunDelete(ctx, vlan100),

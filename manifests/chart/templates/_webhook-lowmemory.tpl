@@ -99,3 +99,14 @@ or decimal suffix (96Mi, 100M, 1Gi) or none (bytes).
 {{- end }}
 {{- div (mul (atoi $number) (get $units $suffix) (int $lm.goMemLimitPercent)) 100 }}
 {{- end }}
+
+{{/*
+webhook.lowMemory.mode, checked: enforce or audit.
+*/}}
+{{- define "harvester-network-webhook.lowMemory.mode" -}}
+{{- $m := toString .Values.webhook.lowMemory.mode }}
+{{- if not (has $m (list "enforce" "audit")) }}
+{{- fail (printf "webhook.lowMemory.mode %q: want enforce or audit" $m) }}
+{{- end }}
+{{- $m }}
+{{- end }}
