@@ -33,6 +33,10 @@ func TestServingCertificateIsRenewedUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := served(t, w.URL)
+	const expiry = `harvester_network_webhook_certificate_expiry_timestamp_seconds{certificate="serving"}`
+	if got := value(scrape(t, w), expiry); got != float64(first.NotAfter.Unix()) {
+		t.Errorf("%s = %v, want %d", expiry, got, first.NotAfter.Unix())
+	}
 	l := startLoad(t, 50)
 	// Renewed once less than 30 s is left.
 	waitFor(t, 60*time.Second, "a new serving certificate served", func() error {
@@ -49,8 +53,8 @@ func TestServingCertificateIsRenewedUnderLoad(t *testing.T) {
 	}
 	t.Logf("serial %s (until %s) replaced by %s (until %s)", first.SerialNumber, first.NotAfter.Format(time.TimeOnly),
 		renewed.SerialNumber, renewed.NotAfter.Format(time.TimeOnly))
-	if !strings.Contains(scrape(t, w), `harvester_network_webhook_certificate_expiry_timestamp_seconds{certificate="serving"}`) {
-		t.Error("no certificate expiry on /metrics")
+	if got := value(scrape(t, w), expiry); got != float64(renewed.NotAfter.Unix()) {
+		t.Errorf("after the renewal %s = %v, want %d", expiry, got, renewed.NotAfter.Unix())
 	}
 }
 

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -34,10 +35,20 @@ func TestMetricsMoveAndStayBounded(t *testing.T) {
 			t.Errorf("/metrics has no %s", name)
 		}
 	}
-	// A NAD create reads the cluster network's full object.
-	if _, err := client.DryRunCreate(ctx, harness.MustObject(nad("metrics", 20))); err != nil {
+	// A NAD create reads the cluster network's full object, and the NAD
+	// joins the cache.
+	created := harness.MustObject(nad("metrics", 20))
+	if _, err := client.Create(ctx, created); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = client.Delete(context.WithoutCancel(ctx), created) }()
+	const nads = `harvester_network_webhook_cached_objects{kind="NetworkAttachmentDefinition"}`
+	waitFor(t, 10*time.Second, "the NAD counted", func() error {
+		if got, was := value(scrape(t, w), nads), value(before, nads); got != was+1 {
+			return fmt.Errorf("%s = %v, want %v", nads, got, was+1)
+		}
+		return nil
+	})
 	after := scrape(t, w)
 	for _, s := range []string{
 		`harvester_network_webhook_requests_total{kind="NetworkAttachmentDefinition",operation="CREATE",result="allowed",webhook="validation"}`,
