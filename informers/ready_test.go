@@ -161,7 +161,7 @@ func TestReadyFollowsFailingWatches(t *testing.T) {
 		err := store.Ready()
 		if err == nil || !strings.Contains(err.Error(), "VlanConfig (list/watch failing for") ||
 			!strings.Contains(err.Error(), "connection refused") {
-			return fmt.Errorf("Ready() = %v, want VlanConfig failing with the reason", err)
+			return fmt.Errorf("Ready() = %w, want VlanConfig failing with the reason", err)
 		}
 		return nil
 	})

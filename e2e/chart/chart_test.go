@@ -57,14 +57,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	if binary = os.Getenv("WEBHOOK_BIN"); binary == "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		binary, err = harness.BuildWebhook(ctx, repoRoot, tmp)
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e setup:", err)
-			return 1
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	binary, err = harness.WebhookBinary(ctx, repoRoot, tmp)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		return 1
 	}
 	return m.Run()
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,55 +25,14 @@ import (
 const webhookUser = "system:serviceaccount:" + namespace + ":harvester-network-webhook"
 
 // cluster is a local control plane of one test, with its audit log.
-type cluster struct {
-	cp       *controlplane.ControlPlane
-	client   *harness.Client
-	auditLog string
-}
+type cluster struct{ *harness.AuditedCluster }
 
-// newCluster starts a local control plane (not E2E_KUBECONFIG's: an
-// existing cluster has no audit log to read) with the CRDs and the
-// webhook's namespace, whose audit log records the webhook's requests.
+// newCluster starts a local control plane with the CRDs and the webhook's
+// namespace, whose audit log records the webhook's requests.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{auditLog: filepath.Join(t.TempDir(), "audit.log")}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cp, err := controlplane.Start(ctx, controlplane.Options{
-		BinDir: filepath.Join(repoRoot, "bin"),
-		CRDDir: filepath.Join(repoRoot, "manifests", "crds"),
-		Users: []controlplane.User{{Name: webhookUser,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}},
-		ExtraAPIServerArgs: []string{
-			"--audit-policy-file=" + filepath.Join(repoRoot, "e2e", "testdata", "audit-policy.yaml"),
-			"--audit-log-path=" + c.auditLog,
-			"--audit-log-format=json",
-			// Events are written before the request returns.
-			"--audit-log-mode=blocking",
-		},
-		Logf: t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := cp.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	c.cp = cp
-	if c.client, err = harness.NewClient(cp.Config); err != nil {
-		t.Fatal(err)
-	}
-	c.apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+namespace+`"}}`)
-	return c
-}
-
-func (c *cluster) apply(t *testing.T, manifest string) {
-	t.Helper()
-	if _, err := c.client.Apply(t.Context(), []byte(manifest)); err != nil {
-		t.Fatal(err)
-	}
+	return &cluster{harness.StartAuditedCluster(t, repoRoot, controlplane.User{Name: webhookUser,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}})}
 }
 
 // TestServerSideDryRun applies every object of the flag-off and flag-on
@@ -95,7 +53,7 @@ func TestServerSideDryRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, obj := range objs {
-			ri, err := c.client.Resource(obj)
+			ri, err := c.Client.Resource(obj)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,15 +102,12 @@ func TestWebhookUnderChartRBAC(t *testing.T) {
 			}
 			for _, key := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
 				obj := on[key+"/harvester-network-webhook"]
-				if _, err := c.client.Create(t.Context(), obj); err != nil {
+				if _, err := c.Client.Create(t.Context(), obj); err != nil {
 					t.Fatalf("create %s: %v", key, err)
 				}
 			}
 			env := deploymentEnv(t, &convert[appsv1.Deployment](t, on["Deployment/harvester-network-webhook"]).Spec.Template.Spec.Containers[0])
-			kubeconfig, _, err := c.cp.KubeconfigFor(webhookUser)
-			if err != nil {
-				t.Fatal(err)
-			}
+			kubeconfig := c.Kubeconfig(t)
 			ctx := t.Context()
 			w, err := harness.StartWebhook(ctx, harness.WebhookOptions{Binary: binary, Kubeconfig: kubeconfig, Env: env})
 			if err != nil {
@@ -166,7 +121,7 @@ func TestWebhookUnderChartRBAC(t *testing.T) {
 					t.Logf("webhook log:\n%s", w.Logs())
 				}
 			})
-			if err := harness.WaitAdmitting(ctx, c.client, namespace); err != nil {
+			if err := harness.WaitAdmitting(ctx, c.Client, namespace); err != nil {
 				t.Fatal(err)
 			}
 
@@ -174,24 +129,21 @@ func TestWebhookUnderChartRBAC(t *testing.T) {
 			for _, f := range []string{"01-nodes.yaml", "02-clusternetworks.yaml", "03-vlanconfig.yaml", "04-namespace.yaml"} {
 				c.applyFile(t, filepath.Join(examples, f))
 			}
-			vc, err := c.client.Get(ctx, harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"VlanConfig","metadata":{"name":"vc-data"}}`))
+			vc, err := c.Client.Get(ctx, harness.MustObject(`{"apiVersion":"network.harvesterhci.io/v1beta1","kind":"VlanConfig","metadata":{"name":"vc-data"}}`))
 			if err != nil || vc.GetLabels()["network.harvesterhci.io/clusternetwork"] != "data" {
 				t.Fatalf("the VlanConfig was not mutated (labels %v): %v", vc.GetLabels(), err)
 			}
 			harness.Eventually(t, "the example NAD admitted", func() error {
-				_, err := c.client.Apply(ctx, readFile(t, filepath.Join(examples, "05-nad.yaml")))
+				_, err := c.Client.Apply(ctx, readFile(t, filepath.Join(examples, "05-nad.yaml")))
 				return err
 			})
 			c.applyFile(t, filepath.Join(examples, "06-vmi.yaml"))
-			_, err = c.client.DryRunCreate(ctx, harness.MustObject(string(readFile(t, filepath.Join(examples, "denied", "nad-vlan5000.yaml")))))
+			_, err = c.Client.DryRunCreate(ctx, harness.MustObject(string(readFile(t, filepath.Join(examples, "denied", "nad-vlan5000.yaml")))))
 			if err := harness.WantDenied(err, p.badVLAN); err != nil {
 				t.Error(err)
 			}
 
-			events, err := harness.ReadAudit(c.auditLog, webhookUser)
-			if err != nil {
-				t.Fatal(err)
-			}
+			events := c.Calls(t)
 			t.Logf("%s: the webhook's API calls: %s", p.version, harness.AuditSummary(events))
 			if len(events) == 0 {
 				t.Fatal("the audit log has no call of the webhook")
@@ -246,7 +198,7 @@ func readFile(t *testing.T, path string) []byte {
 
 func (c *cluster) applyFile(t *testing.T, path string) {
 	t.Helper()
-	c.apply(t, string(readFile(t, path)))
+	c.Apply(t, string(readFile(t, path)))
 }
 
 // deploymentEnv is the container's environment as the kubelet would set

@@ -2,21 +2,9 @@ package dropin
 
 import (
 	"strings"
-	"testing"
 
 	"github.com/lowmem/harvester-network-webhook/e2e/harness"
 )
-
-// webhookCalls returns the webhook's requests so far, in order, one per
-// request.
-func (c *cluster) webhookCalls(t *testing.T) []harness.AuditEvent {
-	t.Helper()
-	events, err := harness.ReadAudit(c.auditLog, webhookUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return events
-}
 
 // summary counts calls by kind, sorted: "2× get secrets …".
 func summary(events []harness.AuditEvent) string { return harness.AuditSummary(events) }

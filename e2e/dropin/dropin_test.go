@@ -48,70 +48,31 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	if binary = os.Getenv("WEBHOOK_BIN"); binary == "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		binary, err = harness.BuildWebhook(ctx, repoRoot, tmp)
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e setup:", err)
-			return 1
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	binary, err = harness.WebhookBinary(ctx, repoRoot, tmp)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		return 1
 	}
 	return m.Run()
 }
 
 // cluster is a local control plane of one test, with its audit log.
-type cluster struct {
-	cp       *controlplane.ControlPlane
-	client   *harness.Client
-	auditLog string
-}
+type cluster struct{ *harness.AuditedCluster }
 
-// newCluster starts a local control plane (an existing cluster has no audit
-// log to read, so E2E_KUBECONFIG is not used) with the CRDs, the webhook's
+// webhookIdentity is the chart's ServiceAccount as the control plane
+// authenticates it.
+var webhookIdentity = controlplane.User{Name: webhookUser,
+	Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}
+
+// newCluster starts a local control plane with the CRDs, the webhook's
 // namespace and the ClusterRole of e2e/testdata/roleFile, possibly edited.
 func newCluster(t *testing.T, roleFile string, edit func([]any) []any) *cluster {
 	t.Helper()
-	dir := t.TempDir()
-	c := &cluster{auditLog: filepath.Join(dir, "audit.log")}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cp, err := controlplane.Start(ctx, controlplane.Options{
-		BinDir: filepath.Join(repoRoot, "bin"),
-		CRDDir: filepath.Join(repoRoot, "manifests", "crds"),
-		Users: []controlplane.User{{Name: webhookUser,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace}}},
-		ExtraAPIServerArgs: []string{
-			"--audit-policy-file=" + filepath.Join(repoRoot, "e2e", "testdata", "audit-policy.yaml"),
-			"--audit-log-path=" + c.auditLog,
-			"--audit-log-format=json",
-			// Events are written before the request returns.
-			"--audit-log-mode=blocking",
-		},
-		Logf: t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := cp.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	c.cp = cp
-	if c.client, err = harness.NewClient(cp.Config); err != nil {
-		t.Fatal(err)
-	}
-	c.apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"`+namespace+`"}}`)
+	c := &cluster{harness.StartAuditedCluster(t, repoRoot, webhookIdentity)}
 	c.applyRole(t, roleFile, edit)
 	return c
-}
-
-func (c *cluster) apply(t *testing.T, manifest string) {
-	t.Helper()
-	if _, err := c.client.Apply(t.Context(), []byte(manifest)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // applyRole creates or replaces the ClusterRole and ClusterRoleBinding of
@@ -130,15 +91,15 @@ func (c *cluster) applyRole(t *testing.T, file string, edit func([]any) []any) {
 		if rules, ok := obj.Object["rules"].([]any); ok && edit != nil {
 			obj.Object["rules"] = edit(rules)
 		}
-		current, err := c.client.Get(t.Context(), obj)
+		current, err := c.Client.Get(t.Context(), obj)
 		if err != nil {
-			if _, err := c.client.Create(t.Context(), obj); err != nil {
+			if _, err := c.Client.Create(t.Context(), obj); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
 		obj.SetResourceVersion(current.GetResourceVersion())
-		if _, err := c.client.Update(t.Context(), obj); err != nil {
+		if _, err := c.Client.Update(t.Context(), obj); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,14 +113,4 @@ func chartEnv() []string { return []string{"NAMESPACE=" + namespace, "SHUTDOWN_D
 // webhookEnv is chartEnv with a pinned rule set.
 func webhookEnv(version string) []string {
 	return append(chartEnv(), "HARVESTER_VERSION="+version)
-}
-
-// kubeconfig returns a kubeconfig that acts as the chart's ServiceAccount.
-func (c *cluster) kubeconfig(t *testing.T) string {
-	t.Helper()
-	path, _, err := c.cp.KubeconfigFor(webhookUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -53,47 +53,12 @@ type release struct {
 	badTrunk string // "": admitted
 }
 
-// network is what a valid NAD needs: a ready cluster network with a
-// VlanConfig on a node.
-const network = `
-apiVersion: v1
-kind: Node
-metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
----
-apiVersion: network.harvesterhci.io/v1beta1
-kind: ClusterNetwork
-metadata: {name: data}
-status: {conditions: [{type: ready, status: "True"}]}
----
-apiVersion: network.harvesterhci.io/v1beta1
-kind: VlanConfig
-metadata:
-  name: vc-data
-  # As the VlanConfig mutator would set them: the webhook is not running yet.
-  labels: {network.harvesterhci.io/clusternetwork: data}
-  annotations: {network.harvesterhci.io/matched-nodes: '["n1"]'}
-spec:
-  clusterNetwork: data
-  uplink: {nics: [eth1], linkAttributes: {mtu: 1500}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: tenant}
-`
-
 func nad(name string, vlan int) string {
-	return nadWith(name, fmt.Sprintf(`\"vlan\":%d`, vlan))
+	return harness.TenantNAD(name, fmt.Sprintf(`"vlan":%d`, vlan))
 }
 
 // trunkNAD is a NAD with a trunk item that has a maxID and no minID.
-func trunkNAD() string { return nadWith("trunk", `\"vlanTrunk\":[{\"maxID\":200}]`) }
-
-func nadWith(name, vlan string) string {
-	return fmt.Sprintf(`{"apiVersion":"k8s.cni.cncf.io/v1","kind":"NetworkAttachmentDefinition",
-"metadata":{"name":%q,"namespace":"tenant"},
-"spec":{"config":"{\"cniVersion\":\"0.3.1\",\"name\":\"%s\",\"type\":\"bridge\",\"bridge\":\"data-br\",\"promiscMode\":true,%s,\"ipam\":{}}"}}`,
-		name, name, vlan)
-}
+func trunkNAD() string { return harness.TenantNAD("trunk", `"vlanTrunk":[{"maxID":200}]`) }
 
 var webhookConfigs = []schema.GroupVersionResource{
 	{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"},
@@ -103,7 +68,7 @@ var webhookConfigs = []schema.GroupVersionResource{
 // registered reports whether both webhook configurations exist.
 func (c *cluster) registered(ctx context.Context) (bool, error) {
 	for _, gvr := range webhookConfigs {
-		_, err := c.client.Dynamic.Resource(gvr).Get(ctx, "harvester-network-webhook", metav1.GetOptions{})
+		_, err := c.Client.Dynamic.Resource(gvr).Get(ctx, "harvester-network-webhook", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
@@ -112,22 +77,6 @@ func (c *cluster) registered(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-// waitFor polls check every 200 ms until it passes or timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // TestUpstreamRoleSuffices swaps the image under each release's upstream
@@ -143,10 +92,10 @@ func TestUpstreamRoleSuffices(t *testing.T) {
 			if !r.hnc {
 				c.deleteCRD(t, "network.harvesterhci.io_hostnetworkconfigs.yaml")
 			}
-			c.apply(t, network)
+			c.Apply(t, harness.TenantNetwork)
 			for n, run := range r.runs {
 				if run.chart != "" {
-					c.apply(t, helmRelease(n+1, run.chart))
+					c.Apply(t, helmRelease(n+1, run.chart))
 				}
 				c.swapImage(t, run)
 			}
@@ -158,9 +107,9 @@ func TestUpstreamRoleSuffices(t *testing.T) {
 // and stops it.
 func (c *cluster) swapImage(t *testing.T, r release) {
 	ctx := t.Context()
-	before := len(c.webhookCalls(t))
+	before := len(c.Calls(t))
 	w, err := harness.StartWebhook(ctx, harness.WebhookOptions{
-		Binary: binary, Kubeconfig: c.kubeconfig(t), Env: chartEnv(),
+		Binary: binary, Kubeconfig: c.Kubeconfig(t), Env: chartEnv(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -173,12 +122,12 @@ func (c *cluster) swapImage(t *testing.T, r release) {
 			t.Logf("webhook log:\n%s", w.Logs())
 		}
 	}()
-	if err := harness.WaitAdmitting(ctx, c.client, "tenant"); err != nil {
+	if err := harness.WaitAdmitting(ctx, c.Client, "tenant"); err != nil {
 		t.Fatal(err)
 	}
 	// Later registrations (kube-ovn's rule) and watch set-ups settle.
 	time.Sleep(2 * time.Second)
-	start := c.webhookCalls(t)
+	start := c.Calls(t)
 	t.Logf("rules %s: API calls until admitting (incl. one probe review): %d: %s", r.rules, len(start)-before, summary(start[before:]))
 	t.Logf("rules %s: of which the detection: %s", r.rules, summary(detection(start[before:])))
 
@@ -188,11 +137,11 @@ func (c *cluster) swapImage(t *testing.T, r release) {
 	if !strings.Contains(w.Logs(), `"msg":"Harvester release detected"`) {
 		t.Error("the detection is not logged")
 	}
-	_, err = c.client.DryRunCreate(ctx, harness.MustObject(nad("vlan5000", 5000)))
+	_, err = c.Client.DryRunCreate(ctx, harness.MustObject(nad("vlan5000", 5000)))
 	if err := harness.WantDenied(err, r.badVLAN); err != nil {
 		t.Error(err)
 	}
-	_, err = c.client.DryRunCreate(ctx, harness.MustObject(trunkNAD()))
+	_, err = c.Client.DryRunCreate(ctx, harness.MustObject(trunkNAD()))
 	if r.badTrunk == "" && err != nil {
 		t.Errorf("trunk NAD: %v, want it admitted", err)
 	}
@@ -201,26 +150,26 @@ func (c *cluster) swapImage(t *testing.T, r release) {
 			t.Errorf("trunk NAD: %v", err)
 		}
 	}
-	denied := c.webhookCalls(t)
+	denied := c.Calls(t)
 	t.Logf("rules %s: API calls for the VLAN 5000 and trunk NAD creates: %s", r.rules, summary(denied[len(start):]))
 
 	valid := harness.MustObject(nad("vlan10", 10))
-	if _, err := c.client.Create(ctx, valid); err != nil {
+	if _, err := c.Client.Create(ctx, valid); err != nil {
 		t.Errorf("valid NAD: %v", err)
 	}
-	created := c.webhookCalls(t)
+	created := c.Calls(t)
 	t.Logf("rules %s: API calls for an admitted NAD create: %s", r.rules, summary(created[len(denied):]))
 
-	if _, err := c.client.DryRunCreate(ctx, harness.MustObject(nad("vlan11", 11))); err != nil {
+	if _, err := c.Client.DryRunCreate(ctx, harness.MustObject(nad("vlan11", 11))); err != nil {
 		t.Errorf("valid NAD: %v", err)
 	}
-	again := c.webhookCalls(t)
+	again := c.Calls(t)
 	t.Logf("rules %s: API calls for a second admitted NAD create: %s", r.rules, summary(again[len(created):]))
 
-	if err := c.client.Delete(ctx, valid); err != nil {
+	if err := c.Client.Delete(ctx, valid); err != nil {
 		t.Errorf("delete the valid NAD: %v", err)
 	}
-	deleted := c.webhookCalls(t)
+	deleted := c.Calls(t)
 	t.Logf("rules %s: API calls for an admitted NAD delete: %s", r.rules, summary(deleted[len(again):]))
 	if f := forbidden(deleted[before:]); len(f) > 0 {
 		t.Errorf("the upstream ClusterRole does not allow: %v", f)
@@ -269,9 +218,9 @@ func TestMissingPermissionIsReported(t *testing.T) {
 			t.Parallel()
 			c := newCluster(t, tc.role, tc.edit)
 			ctx := t.Context()
-			w := startProcess(t, c.kubeconfig(t), webhookEnv(tc.version))
+			w := startProcess(t, c.Kubeconfig(t), webhookEnv(tc.version))
 
-			waitFor(t, 30*time.Second, "the missing permissions reported", func() error {
+			harness.WaitFor(t, 30*time.Second, "the missing permissions reported", func() error {
 				code, body := readyz(ctx, w.healthPort)
 				for kind, reason := range tc.want {
 					if !strings.Contains(w.Logs(), reason) {
@@ -297,20 +246,20 @@ func TestMissingPermissionIsReported(t *testing.T) {
 
 			c.applyRole(t, tc.fixedRole, nil)
 			// The reflector's backoff reaches 30 s at most.
-			waitFor(t, 90*time.Second, "ready after the grant", func() error {
+			harness.WaitFor(t, 90*time.Second, "ready after the grant", func() error {
 				if code, body := readyz(ctx, w.healthPort); code != http.StatusOK {
 					return fmt.Errorf("/readyz = %d %q", code, body)
 				}
 				return nil
 			})
-			c.apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tenant"}}`)
-			if err := harness.WaitAdmitting(ctx, c.client, "tenant"); err != nil {
+			c.Apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tenant"}}`)
+			if err := harness.WaitAdmitting(ctx, c.Client, "tenant"); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(w.Logs(), "Cache synced after earlier list/watch failures") {
 				t.Error("the recovery is not logged")
 			}
-			if f := forbidden(c.webhookCalls(t)); len(f) == 0 {
+			if f := forbidden(c.Calls(t)); len(f) == 0 {
 				t.Error("the audit log has no refused call")
 			}
 		})
@@ -342,9 +291,9 @@ func TestMissingCRDIsReported(t *testing.T) {
 	c := newCluster(t, "clusterrole-master.yaml", nil)
 	ctx := t.Context()
 	crd := c.deleteCRD(t, "network.harvesterhci.io_hostnetworkconfigs.yaml")
-	w := startProcess(t, c.kubeconfig(t), webhookEnv("v1.9"))
+	w := startProcess(t, c.Kubeconfig(t), webhookEnv("v1.9"))
 
-	waitFor(t, 30*time.Second, "the missing CRD reported", func() error {
+	harness.WaitFor(t, 30*time.Second, "the missing CRD reported", func() error {
 		if !strings.Contains(w.Logs(), want) {
 			return fmt.Errorf("log has no %q", want)
 		}
@@ -358,17 +307,17 @@ func TestMissingCRDIsReported(t *testing.T) {
 	}
 
 	crd.SetResourceVersion("")
-	if _, err := c.client.Create(ctx, crd); err != nil {
+	if _, err := c.Client.Create(ctx, crd); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 90*time.Second, "ready after the CRD is installed", func() error {
+	harness.WaitFor(t, 90*time.Second, "ready after the CRD is installed", func() error {
 		if code, body := readyz(ctx, w.healthPort); code != http.StatusOK {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
 		return nil
 	})
-	c.apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tenant"}}`)
-	if err := harness.WaitAdmitting(ctx, c.client, "tenant"); err != nil {
+	c.Apply(t, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tenant"}}`)
+	if err := harness.WaitAdmitting(ctx, c.Client, "tenant"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -386,11 +335,11 @@ func (c *cluster) deleteCRD(t *testing.T, file string) *unstructured.Unstructure
 	if err != nil || len(crds) != 1 {
 		t.Fatalf("%s: %d objects, %v", file, len(crds), err)
 	}
-	if err := c.client.Delete(ctx, crds[0]); err != nil {
+	if err := c.Client.Delete(ctx, crds[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the CRD deleted", func() error {
-		if _, err := c.client.Get(ctx, crds[0]); !apierrors.IsNotFound(err) {
+	harness.WaitFor(t, 30*time.Second, "the CRD deleted", func() error {
+		if _, err := c.Client.Get(ctx, crds[0]); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("get: %w", err)
 		}
 		return nil

@@ -37,7 +37,14 @@ func (c *Client) DryRunDelete(ctx context.Context, obj *unstructured.Unstructure
 // decides on caches that follow the API server with a short delay.
 func Eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	WaitFor(t, 20*time.Second, what, check)
+}
+
+// WaitFor retries check every 100 ms until it passes, or fails the test with
+// its last error once timeout has gone.
+func WaitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
 		if err == nil {

@@ -50,11 +50,9 @@ func runSuite(m *testing.M, repoRoot string, s *Suite, args []string) (int, erro
 		return 1, err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	binary := os.Getenv("WEBHOOK_BIN")
-	if binary == "" {
-		if binary, err = BuildWebhook(ctx, root, tmp); err != nil {
-			return 1, err
-		}
+	binary, err := WebhookBinary(ctx, root, tmp)
+	if err != nil {
+		return 1, err
 	}
 	s.ControlPlane, err = controlplane.StartOrUse(ctx, controlplane.Options{
 		BinDir: filepath.Join(root, "bin"),

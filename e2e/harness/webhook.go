@@ -21,11 +21,16 @@ import (
 	"github.com/lowmem/harvester-network-webhook/e2e/controlplane"
 )
 
-// BuildWebhook compiles the webhook binary of the module at repoRoot into dir.
-func BuildWebhook(ctx context.Context, repoRoot, dir string) (string, error) {
+// WebhookBinary returns the binary WEBHOOK_BIN names, or builds the module
+// at repoRoot into dir as `make build` does: static, without cgo.
+func WebhookBinary(ctx context.Context, repoRoot, dir string) (string, error) {
+	if bin := os.Getenv("WEBHOOK_BIN"); bin != "" {
+		return bin, nil
+	}
 	out := filepath.Join(dir, "harvester-network-webhook")
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %w\n%s", err, b)
 	}

@@ -37,9 +37,9 @@ func TestServingCertificateIsRenewedUnderLoad(t *testing.T) {
 	if got := value(scrape(t, w), expiry); got != float64(first.NotAfter.Unix()) {
 		t.Errorf("%s = %v, want %d", expiry, got, first.NotAfter.Unix())
 	}
-	l := startLoad(t, 50)
+	l := startLoad(t)
 	// Renewed once less than 30 s is left.
-	waitFor(t, 60*time.Second, "a new serving certificate served", func() error {
+	harness.WaitFor(t, 60*time.Second, "a new serving certificate served", func() error {
 		if c := served(t, w.URL); c.SerialNumber.Cmp(first.SerialNumber) == 0 {
 			return fmt.Errorf("still serving serial %s, which expires at %s", c.SerialNumber, c.NotAfter)
 		}
@@ -87,8 +87,8 @@ func TestCARotationUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstCA := caBundle(t)[0]
-	l := startLoad(t, 50)
-	waitFor(t, 100*time.Second, "the serving certificate signed by a new CA", func() error {
+	l := startLoad(t)
+	harness.WaitFor(t, 100*time.Second, "the serving certificate signed by a new CA", func() error {
 		for _, w := range running {
 			if leaf := served(t, w.URL); leaf.CheckSignatureFrom(firstCA) == nil {
 				return fmt.Errorf("%s still serves a certificate of the first CA", w.URL)

@@ -43,7 +43,7 @@ func TestMetricsMoveAndStayBounded(t *testing.T) {
 	}
 	defer func() { _ = client.Delete(context.WithoutCancel(ctx), created) }()
 	const nads = `harvester_network_webhook_cached_objects{kind="NetworkAttachmentDefinition"}`
-	waitFor(t, 10*time.Second, "the NAD counted", func() error {
+	harness.WaitFor(t, 10*time.Second, "the NAD counted", func() error {
 		if got, was := value(scrape(t, w), nads), value(before, nads); got != was+1 {
 			return fmt.Errorf("%s = %v, want %v", nads, got, was+1)
 		}
@@ -63,7 +63,7 @@ func TestMetricsMoveAndStayBounded(t *testing.T) {
 	}
 
 	// In flight: sampled while 50 clients send reviews.
-	l := startLoad(t, 50)
+	l := startLoad(t)
 	most := 0.0
 	for range 50 {
 		most = max(most, value(scrape(t, w), "harvester_network_webhook_requests_in_flight"))

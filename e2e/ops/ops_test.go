@@ -48,10 +48,8 @@ func run(m *testing.M) int {
 	defer func() { _ = os.RemoveAll(tmp) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if binary = os.Getenv("WEBHOOK_BIN"); binary == "" {
-		if binary, err = harness.BuildWebhook(ctx, repoRoot, tmp); err != nil {
-			return fail(err)
-		}
+	if binary, err = harness.WebhookBinary(ctx, repoRoot, tmp); err != nil {
+		return fail(err)
 	}
 	cp, err = controlplane.Start(ctx, controlplane.Options{
 		BinDir: filepath.Join(repoRoot, "bin"),
@@ -65,48 +63,15 @@ func run(m *testing.M) int {
 	if client, err = harness.NewClient(cp.Config); err != nil {
 		return fail(err)
 	}
-	if _, err := client.Apply(ctx, []byte(network)); err != nil {
+	namespace := `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"` + harness.WebhookNamespace + `"}}`
+	if _, err := client.Apply(ctx, []byte(namespace+"\n---\n"+harness.TenantNetwork)); err != nil {
 		return fail(err)
 	}
 	return m.Run()
 }
 
-// network is what a valid NAD needs: a ready cluster network with a
-// VlanConfig on a node, and the namespaces.
-const network = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: harvester-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: tenant}
----
-apiVersion: v1
-kind: Node
-metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
----
-apiVersion: network.harvesterhci.io/v1beta1
-kind: ClusterNetwork
-metadata: {name: data}
-status: {conditions: [{type: ready, status: "True"}]}
----
-apiVersion: network.harvesterhci.io/v1beta1
-kind: VlanConfig
-metadata:
-  name: vc-data
-  labels: {network.harvesterhci.io/clusternetwork: data}
-  annotations: {network.harvesterhci.io/matched-nodes: '["n1"]'}
-spec:
-  clusterNetwork: data
-  uplink: {nics: [eth1], linkAttributes: {mtu: 1500}}
-`
-
 func nad(name string, vlan int) string {
-	return fmt.Sprintf(`{"apiVersion":"k8s.cni.cncf.io/v1","kind":"NetworkAttachmentDefinition",
-"metadata":{"name":%q,"namespace":"tenant"},
-"spec":{"config":"{\"cniVersion\":\"0.3.1\",\"name\":\"%s\",\"type\":\"bridge\",\"bridge\":\"data-br\",\"promiscMode\":true,\"vlan\":%d,\"ipam\":{}}"}}`,
-		name, name, vlan)
+	return harness.TenantNAD(name, fmt.Sprintf(`"vlan":%d`, vlan))
 }
 
 // startWebhook runs the webhook with the v1.9 rules, stopped when the test
@@ -135,7 +100,11 @@ func startWebhook(t *testing.T, opts harness.WebhookOptions, extra ...string) *h
 	return w
 }
 
-// load sends admission requests through the API server from n clients
+// clients is how many send reviews at once in the load tests, as the
+// issue's "50 clients".
+const clients = 50
+
+// load sends admission requests through the API server from many clients
 // until stop is called: dry-run creates of a valid NAD, each of which the
 // webhooks must admit. A call that fails (the webhook unreachable: the
 // validating failure policy is Fail) counts as a failure.
@@ -147,12 +116,12 @@ type load struct {
 	done               sync.WaitGroup
 }
 
-func startLoad(t *testing.T, n int) *load {
+func startLoad(t *testing.T) *load {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	l := &load{cancel: cancel}
 	obj := harness.MustObject(nad("load", 10))
-	for range n {
+	for range clients {
 		l.done.Go(func() {
 			for ctx.Err() == nil {
 				_, err := client.DryRunCreate(ctx, obj)

@@ -37,9 +37,10 @@ func TestReadinessFollowsTheAPIServer(t *testing.T) {
 
 	path.Cut()
 	cut := time.Now()
-	waitFor(t, 30*time.Second, "unready while the API server is out of reach", func() error {
+	harness.WaitFor(t, 30*time.Second, "unready while the API server is out of reach", func() error {
 		code, body := readyz(t, w)
-		if code != http.StatusServiceUnavailable || !(strings.Contains(body, "list/watch failing for") || strings.Contains(body, "no watch for")) {
+		failing := strings.Contains(body, "list/watch failing for") || strings.Contains(body, "no watch for")
+		if code != http.StatusServiceUnavailable || !failing {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
 		return nil
@@ -60,7 +61,7 @@ func TestReadinessFollowsTheAPIServer(t *testing.T) {
 
 	path.Restore()
 	restored := time.Now()
-	waitFor(t, 60*time.Second, "ready again once the API server is back", func() error {
+	harness.WaitFor(t, 60*time.Second, "ready again once the API server is back", func() error {
 		if code, body := readyz(t, w); code != http.StatusOK {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}

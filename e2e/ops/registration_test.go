@@ -50,7 +50,7 @@ func TestConfigurationsAreRestored(t *testing.T) {
 	if err := mwcs.Delete(ctx, configName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "both configurations restored", func() error {
+	harness.WaitFor(t, 5*time.Second, "both configurations restored", func() error {
 		v, err := vwcs.Get(ctx, configName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -87,20 +87,4 @@ func rules(t *testing.T, cfg *unstructured.Unstructured) string {
 		t.Fatalf("webhooks: %v", err)
 	}
 	return fmt.Sprint(hooks[0].(map[string]any)["rules"])
-}
-
-// waitFor polls check every 100 ms until it passes or timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

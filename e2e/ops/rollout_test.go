@@ -46,7 +46,7 @@ func TestRollingRestartLosesNoRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l := startLoad(t, 50)
+	l := startLoad(t)
 	time.Sleep(2 * time.Second)
 	for i, r := range replicas {
 		began := time.Now()
