@@ -74,7 +74,7 @@ func checkClusterNetworkCreate(p Profile, cn *v1beta1.ClusterNetwork) error {
 		if !p.atLeast(V1_7) {
 			return fmt.Errorf("the length of name is more than %d", maxClusterNetworkName)
 		}
-		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", cn.Name, maxClusterNetworkName)
+		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", quote(cn.Name), maxClusterNetworkName)
 	}
 	if _, ok := cn.Annotations[annotationUplinkMTU]; ok {
 		return fmt.Errorf("annotation %s can't be added", annotationUplinkMTU)

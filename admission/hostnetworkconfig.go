@@ -56,7 +56,7 @@ func hostNetworkConfigValidator() route {
 // hostNetworkConfigError prefixes an HNC denial. The kind exists from v1.8
 // on only, so the verb is always "can't".
 func hostNetworkConfigError(op, name string, err error) error {
-	return fmt.Errorf("can't %s hostnetworkConfig %s because %w", op, name, err)
+	return fmt.Errorf("can't %s hostnetworkConfig %s because %w", op, quote(name), err)
 }
 
 func validateHostNetworkConfigCreate(ctx context.Context, r *Request, hnc *v1beta1.HostNetworkConfig) error {
@@ -69,13 +69,13 @@ func validateHostNetworkConfigCreate(ctx context.Context, r *Request, hnc *v1bet
 func checkHostNetworkConfigCreate(ctx context.Context, r *Request, hnc *v1beta1.HostNetworkConfig) error {
 	cn := hnc.Spec.ClusterNetwork
 	if len(cn) > maxClusterNetworkName {
-		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", cn, maxClusterNetworkName)
+		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", quote(cn), maxClusterNetworkName)
 	}
 	if dev := hostNetworkDevice(cn, hnc.Spec.VlanID); len(dev) > maxDeviceName {
-		return fmt.Errorf("host network interface name %v length %d is more than %d", dev, len(dev), maxDeviceName)
+		return fmt.Errorf("host network interface name %v length %d is more than %d", quote(dev), len(dev), maxDeviceName)
 	}
-	if _, err := r.Store.ClusterNetwork(ctx, cn); err != nil {
-		return fmt.Errorf("it refers to a none-existing cluster network %s or error %w", cn, err)
+	if _, err := r.clusterNetwork(ctx, cn); err != nil {
+		return fmt.Errorf("it refers to a none-existing cluster network %s or error %w", quote(cn), err)
 	}
 	if err := checkHostNetworkConfigs(ctx, r, hnc, true); err != nil {
 		return err
@@ -229,7 +229,7 @@ func checkVlanStatusesReady(ctx context.Context, r *Request, clusterNetwork stri
 	if clusterNetwork == mgmtNetwork {
 		return nil
 	}
-	if _, err := r.Store.ClusterNetwork(ctx, clusterNetwork); err != nil {
+	if _, err := r.clusterNetwork(ctx, clusterNetwork); err != nil {
 		return fmt.Errorf("cluster network %s not found because %v", clusterNetwork, err) //nolint:errorlint // upstream text, printed with %v
 	}
 	statuses, err := r.Store.VlanStatuses(ctx, labelClusterNetwork, clusterNetwork)

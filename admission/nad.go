@@ -171,7 +171,7 @@ func legacyNetworkLabels(ctx context.Context, r *Request, current map[string]str
 		}
 		labels[labelLastClusterNetwork] = oldCN
 	}
-	network, err := r.Store.ClusterNetwork(ctx, cn)
+	network, err := r.clusterNetwork(ctx, cn)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func outdatedAutoRoute(annotation string) (string, bool, error) {
 	var conf layer3NetworkConf
 	if annotation != "" {
 		if err := json.Unmarshal([]byte(annotation), &conf); err != nil {
-			return "", false, fmt.Errorf("unmarshal %s failed, error: %w", annotation, err)
+			return "", false, fmt.Errorf("unmarshal %s failed, error: %w", quote(annotation), quoteError(err))
 		}
 	}
 	if conf.Mode != routeModeAuto {
@@ -220,7 +220,7 @@ func validateNADConfig(nad *cniv1.NetworkAttachmentDefinition) error {
 	}
 	conf, err := decodeNetConf(nad.Spec.Config)
 	if err != nil {
-		return fmt.Errorf("unmarshal config %s failed: %w", nad.Spec.Config, err)
+		return fmt.Errorf("unmarshal config %s failed: %w", quote(nad.Spec.Config), quoteError(err))
 	}
 	return checkBridgeConf(conf)
 }
@@ -261,11 +261,11 @@ func checkNADUpdate(r *Request, old, nad *cniv1.NetworkAttachmentDefinition) err
 	}
 	newConf, err := decodeNetConf(nad.Spec.Config)
 	if err != nil {
-		return fmt.Errorf("unmarshal config %s failed: %w", nad.Spec.Config, err)
+		return fmt.Errorf("unmarshal config %s failed: %w", quote(nad.Spec.Config), quoteError(err))
 	}
 	oldConf, err := decodeNetConf(old.Spec.Config)
 	if err != nil {
-		return fmt.Errorf("unmarshal config %s failed: %w", old.Spec.Config, err)
+		return fmt.Errorf("unmarshal config %s failed: %w", quote(old.Spec.Config), quoteError(err))
 	}
 	if reflect.DeepEqual(oldConf, newConf) {
 		return nil

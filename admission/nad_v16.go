@@ -40,7 +40,7 @@ func mutateNADCreateV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttac
 	if err != nil {
 		return nil, err
 	}
-	cn, err := r.Store.ClusterNetwork(ctx, cnName)
+	cn, err := r.clusterNetwork(ctx, cnName)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func targetMTU(ctx context.Context, r *Request, cn *informers.ClusterNetwork, vc
 	if s, ok := cn.Annotations[annotationUplinkMTU]; ok {
 		mtu, err := parseMTU(r.Profile, s)
 		if err != nil {
-			return 0, fmt.Errorf("nad's host cluster network %v has invalid MTU annotation %v/%v %w", cn.Name, annotationUplinkMTU, s, err)
+			return 0, fmt.Errorf("nad's host cluster network %v has invalid MTU annotation %v/%v %w", cn.Name, annotationUplinkMTU, quote(s), err)
 		}
 		if mtu != 0 {
 			target = mtu
@@ -174,7 +174,7 @@ func overlayClusterNetwork(r *Request) (string, error) {
 		}
 		i := strings.Index(v, bridgeSuffix)
 		if i < 0 {
-			return "", fmt.Errorf("failed to get bridge name from node %s annotation, error: invalid interface format: %s", n.Name, v)
+			return "", fmt.Errorf("failed to get bridge name from node %s annotation, error: invalid interface format: %s", n.Name, quote(v))
 		}
 		return v[:i], nil
 	}
@@ -189,7 +189,7 @@ func networkLabels(ctx context.Context, r *Request, current map[string]string, c
 	labels := copyMap(current)
 	delete(labels, labelVlanID)
 	if !isBridgeType(conf) {
-		return nil, fmt.Errorf("cannot determin the network type from netconf type %v", conf.Type)
+		return nil, fmt.Errorf("cannot determin the network type from netconf type %v", quote(conf.Type))
 	}
 	cnName, err := clusterNetworkFromBridge(conf.BrName)
 	if err != nil {
@@ -205,7 +205,7 @@ func networkLabels(ctx context.Context, r *Request, current map[string]string, c
 	default:
 		labels[labelType] = typeUntagged
 	}
-	cn, err := r.Store.ClusterNetwork(ctx, cnName)
+	cn, err := r.clusterNetwork(ctx, cnName)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func routeAnnotations(p Profile, old, nad *cniv1.NetworkAttachmentDefinition, ol
 		}
 		var conf routeV19
 		if err := json.Unmarshal([]byte(raw), &conf); err != nil {
-			return nil, false, fmt.Errorf("unmarshal %s failed, error: %w", raw, err)
+			return nil, false, fmt.Errorf("unmarshal %s failed, error: %w", quote(raw), quoteError(err))
 		}
 		conf.Outdated = conf.Mode == utilsv17.Mode(routeModeAuto)
 		b, err := json.Marshal(inReleaseOrder(p, conf))
@@ -245,10 +245,10 @@ func routeAnnotations(p Profile, old, nad *cniv1.NetworkAttachmentDefinition, ol
 	}
 	var newRoute, oldRoute routeV19
 	if err := json.Unmarshal([]byte(raw), &newRoute); err != nil {
-		return nil, false, fmt.Errorf("unmarshal new nad route %v failed, error: %w", inReleaseOrder(p, newRoute), err)
+		return nil, false, fmt.Errorf("unmarshal new nad route %s failed, error: %w", quote(fmt.Sprint(inReleaseOrder(p, newRoute))), quoteError(err))
 	}
 	if err := json.Unmarshal([]byte(oldRaw), &oldRoute); err != nil {
-		return nil, false, fmt.Errorf("unmarshal old nad route %v failed, error: %w", inReleaseOrder(p, oldRoute), err)
+		return nil, false, fmt.Errorf("unmarshal old nad route %s failed, error: %w", quote(fmt.Sprint(inReleaseOrder(p, oldRoute))), quoteError(err))
 	}
 	if newRoute.Mode == oldRoute.Mode {
 		return nil, false, nil
@@ -364,11 +364,11 @@ func checkNADConfigV16(ctx context.Context, r *Request, nad *cniv1.NetworkAttach
 	}
 	label := nad.Labels[labelClusterNetwork]
 	if label != "" && label != cnName {
-		return fmt.Errorf("the nad label %s does not match bridge name %s", label, cnName)
+		return fmt.Errorf("the nad label %s does not match bridge name %s", quote(label), quote(cnName))
 	}
-	cn, err := r.Store.ClusterNetwork(ctx, cnName)
+	cn, err := r.clusterNetwork(ctx, cnName)
 	if err != nil {
-		return fmt.Errorf("nad refers to a none-existing cluster network %s or error %w", cnName, err)
+		return fmt.Errorf("nad refers to a none-existing cluster network %s or error %w", quote(cnName), err)
 	}
 	// Quirk: the VlanConfigs are selected by the NAD's label, not by cnName.
 	target, err := targetMTU(ctx, r, cn, label)
@@ -406,10 +406,10 @@ func validateNADUpdateV16(ctx context.Context, r *Request, old, nad *cniv1.Netwo
 		return err
 	}
 	if oldConf.Type != newConf.Type {
-		return fmt.Errorf("nad cannot be updated from network type %s to network type %s", oldConf.Type, newConf.Type)
+		return fmt.Errorf("nad cannot be updated from network type %s to network type %s", quote(oldConf.Type), quote(newConf.Type))
 	}
 	if oldConf.BrName != newConf.BrName {
-		return fmt.Errorf("nad bridge name can't be changed from %v to %v", oldConf.BrName, newConf.BrName)
+		return fmt.Errorf("nad bridge name can't be changed from %v to %v", quote(oldConf.BrName), quote(newConf.BrName))
 	}
 	if err := checkNADConfigV16(ctx, r, nad, newConf); err != nil {
 		return err

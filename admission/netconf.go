@@ -31,7 +31,7 @@ func decodeNetConf(config string) (*NetConf, error) {
 		return conf, nil
 	}
 	if err := json.Unmarshal([]byte(config), &conf); err != nil {
-		return nil, err
+		return nil, quoteError(err)
 	}
 	return conf, nil
 }
@@ -41,7 +41,7 @@ func decodeNetConf(config string) (*NetConf, error) {
 func decodeNetConfStrict(config string) (*NetConf, error) {
 	conf := &NetConf{}
 	if err := json.Unmarshal([]byte(config), conf); err != nil {
-		return nil, err
+		return nil, quoteError(err)
 	}
 	return conf, nil
 }
@@ -74,20 +74,20 @@ func validateRoute(annotation string) error {
 	}
 	var conf layer3NetworkConf
 	if err := json.Unmarshal([]byte(annotation), &conf); err != nil {
-		return fmt.Errorf("unmarshal %s faield, error: %w", annotation, err)
+		return fmt.Errorf("unmarshal %s faield, error: %w", quote(annotation), quoteError(err))
 	}
 	switch conf.Mode {
 	case "", routeModeAuto:
 		return nil
 	case routeModeManual:
 	default:
-		return fmt.Errorf("unknown mode %s", conf.Mode)
+		return fmt.Errorf("unknown mode %s", quote(string(conf.Mode)))
 	}
 	if _, ipNet, err := net.ParseCIDR(conf.CIDR); err != nil || isZeroMask(ipNet.Mask) {
-		return fmt.Errorf("the CIDR %s is invalid", conf.CIDR)
+		return fmt.Errorf("the CIDR %s is invalid", quote(conf.CIDR))
 	}
 	if net.ParseIP(conf.Gateway) == nil {
-		return fmt.Errorf("the gateway %s is invalid", conf.Gateway)
+		return fmt.Errorf("the gateway %s is invalid", quote(conf.Gateway))
 	}
 	return nil
 }
@@ -135,9 +135,9 @@ func decodeNADConfig(p Profile, namespace, name, config string) (*nadConf, error
 	case err == nil:
 		return conf, nil
 	case p.atLeast(V1_7):
-		return nil, fmt.Errorf("failed to unmarshal nad %v/%v config %s %w", namespace, name, config, err)
+		return nil, fmt.Errorf("failed to unmarshal nad %v/%v config %s %w", quote(namespace), quote(name), quote(config), err)
 	}
-	return nil, fmt.Errorf("unmarshal config %s failed: %w", config, err)
+	return nil, fmt.Errorf("unmarshal config %s failed: %w", quote(config), err)
 }
 
 // decodeMutatorNADConfig parses spec.config for the NAD mutator, which in
@@ -157,13 +157,13 @@ func unmarshalNADConfig(p Profile, config string) (*nadConf, error) {
 	if p.atLeast(V1_7) {
 		conf := &nadConf{}
 		if err := json.Unmarshal([]byte(config), conf); err != nil {
-			return nil, err
+			return nil, quoteError(err)
 		}
 		return conf, nil
 	}
 	var c utilsv16.NetConf
 	if err := json.Unmarshal([]byte(config), &c); err != nil {
-		return nil, err
+		return nil, quoteError(err)
 	}
 	return &nadConf{NetConf: c.NetConf, BrName: c.BrName, IsGW: c.IsGW, IsDefaultGW: c.IsDefaultGW,
 		ForceAddress: c.ForceAddress, IPMasq: c.IPMasq, MTU: c.MTU, HairpinMode: c.HairpinMode,
@@ -181,9 +181,9 @@ func clusterNetworkFromBridge(bridge string) (string, error) {
 	case len(bridge) <= len(bridgeSuffix):
 		return "", fmt.Errorf("the length of bridge name %v is less than %v", bridge, len(bridgeSuffix))
 	case len(bridge) > maxDeviceName:
-		return "", fmt.Errorf("the length of the bridge name %v can't be more than %v", bridge, maxDeviceName)
+		return "", fmt.Errorf("the length of the bridge name %v can't be more than %v", quote(bridge), maxDeviceName)
 	case !strings.HasSuffix(bridge, bridgeSuffix):
-		return "", fmt.Errorf("the bridge name %v does not include suffix %v", bridge, bridgeSuffix)
+		return "", fmt.Errorf("the bridge name %v does not include suffix %v", quote(bridge), bridgeSuffix)
 	}
 	return bridge[:len(bridge)-len(bridgeSuffix)], nil
 }
@@ -224,6 +224,8 @@ func equalMTUs(a, b int) bool {
 // errors ("annotation <v> value is not …" before).
 func parseMTU(p Profile, s string) (int, error) {
 	mtu, err := strconv.Atoi(s)
+	err = quoteError(err) // strconv quotes s whole
+	s = quote(s)
 	switch {
 	case err != nil && p.atLeast(V1_8):
 		return 0, fmt.Errorf("value %v is not an integer: %w", s, err)
@@ -272,10 +274,10 @@ func checkProvider(provider, name, namespace string) error {
 	}
 	parts := strings.Split(provider, ".")
 	if len(parts) < 3 {
-		return fmt.Errorf("invalid provider length %d for provider %s", len(parts), provider)
+		return fmt.Errorf("invalid provider length %d for provider %s", len(parts), quote(provider))
 	}
 	if parts[0] != name || parts[1] != namespace {
-		return fmt.Errorf("invalid provider name %s %s for nad %s %s", parts[0], parts[1], name, namespace)
+		return fmt.Errorf("invalid provider name %s %s for nad %s %s", quote(parts[0]), quote(parts[1]), quote(name), quote(namespace))
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/lowmem/harvester-network-webhook/informers"
@@ -296,9 +296,23 @@ func audited(ar *admissionv1.AdmissionRequest, err error) *admissionv1.Admission
 		Warnings: []string{Name + " (audit mode) would deny: " + truncate(err.Error(), maxWarning)}}
 }
 
+// maxDenialBytes bounds a denial's text as a last resort. The values a
+// request chooses are quoted at most maxQuoted bytes each where a rule
+// quotes them on purpose, but a review sent straight to the webhook can put
+// megabytes in any field (a name, a kind). Lists of thousands of VMs fit.
+const maxDenialBytes = 256 << 10
+
 // denied encodes a rule error as upstream's router does: a 500 InternalError
 // status whose message is "Internal error occurred: <err>", with one cause.
+// Upstream's cause repeats the text; here it repeats at most maxQuoted
+// bytes of it, so that a long denial is not sent twice.
 func denied(ar *admissionv1.AdmissionRequest, err error) *admissionv1.AdmissionResponse {
-	status := apierrors.NewInternalError(err).ErrStatus
-	return &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: false, Result: &status}
+	text := cut(err.Error(), maxDenialBytes)
+	return &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: false, Result: &metav1.Status{
+		Status:  metav1.StatusFailure,
+		Code:    http.StatusInternalServerError,
+		Reason:  metav1.StatusReasonInternalError,
+		Message: "Internal error occurred: " + text,
+		Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Message: quote(text)}}},
+	}}
 }

@@ -114,7 +114,7 @@ func decodeObjects[T any](r *Request) (old, obj *T, err error) {
 		old, err = decodeObject[T](r.OldObject.Raw, "oldObject")
 	default:
 		if _, err = decodeObject[T](r.Object.Raw, "object"); err == nil {
-			err = fmt.Errorf("unsupported operation %s", r.Operation)
+			err = fmt.Errorf("unsupported operation %s", quote(string(r.Operation)))
 		}
 	}
 	return old, obj, err
@@ -128,7 +128,7 @@ func decodeObject[T any](raw []byte, field string) (*T, error) {
 	}
 	obj := new(T)
 	if err := json.Unmarshal(raw, obj); err != nil {
-		return nil, err
+		return nil, quoteError(err)
 	}
 	return obj, nil
 }
@@ -150,5 +150,12 @@ func noRoute(req *admissionv1.AdmissionRequest) error {
 	if req.Namespace != "" {
 		name = req.Namespace + "/" + req.Name
 	}
-	return fmt.Errorf("no route match found for %s %s %s", req.Operation, requestGVK(req), name)
+	return fmt.Errorf("no route match found for %s %s %s", quote(string(req.Operation)), quote(requestGVK(req).String()), quote(name))
+}
+
+// clusterNetwork looks up a ClusterNetwork by a name the request chose: the
+// NotFound error quotes the name, so its text is cut as quote cuts.
+func (r *Request) clusterNetwork(ctx context.Context, name string) (*informers.ClusterNetwork, error) {
+	cn, err := r.Store.ClusterNetwork(ctx, name)
+	return cn, quoteError(err)
 }

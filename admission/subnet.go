@@ -79,10 +79,10 @@ func validateSubnetUpdate(ctx context.Context, r *Request, old, s *kubeovnv1.Sub
 	}
 	inUse := !old.Status.V4UsingIPs.IsZero()
 	if inUse && s.Spec.Provider != old.Spec.Provider {
-		return fmt.Errorf("cannot update provider %s for subnet %s as VMs are still using it", s.Spec.Provider, old.Name)
+		return fmt.Errorf("cannot update provider %s for subnet %s as VMs are still using it", quote(s.Spec.Provider), quote(old.Name))
 	}
 	if inUse && s.Spec.Vpc != old.Spec.Vpc {
-		return fmt.Errorf("cannot update vpc %s for subnet %s as VMs are still using it", s.Spec.Vpc, old.Name)
+		return fmt.Errorf("cannot update vpc %s for subnet %s as VMs are still using it", quote(s.Spec.Vpc), quote(old.Name))
 	}
 	if err := checkSubnetNAD(r, s.Spec.Provider); err != nil {
 		return err
@@ -108,7 +108,7 @@ func checkReservedSubnet(s *kubeovnv1.Subnet) (bool, error) {
 		return false, nil
 	}
 	if s.Spec.Provider != kubeOVNDefaultProvider {
-		return true, fmt.Errorf("not a default subnet %s as provider is %s", s.Name, s.Spec.Provider)
+		return true, fmt.Errorf("not a default subnet %s as provider is %s", s.Name, quote(s.Spec.Provider))
 	}
 	return true, nil
 }
@@ -124,7 +124,7 @@ func parseKubeOVNProvider(provider string) (name, namespace string, err error) {
 	}
 	parts := strings.Split(provider, ".")
 	if len(parts) < 3 {
-		return "", "", fmt.Errorf("invalid provider length %d for provider %s", len(parts), provider)
+		return "", "", fmt.Errorf("invalid provider length %d for provider %s", len(parts), quote(provider))
 	}
 	return parts[0], parts[1], nil
 }
@@ -138,7 +138,7 @@ func checkSubnetNAD(r *Request, provider string) error {
 	}
 	nad, ok := r.Store.NAD(namespace, name)
 	if !ok {
-		return fmt.Errorf("nad %s not created in namespace %s, create the nad before subnet creation", name, namespace)
+		return fmt.Errorf("nad %s not created in namespace %s, create the nad before subnet creation", quote(name), quote(namespace))
 	}
 	// Upstream tests for a nil map; the API server never stores an empty one.
 	if len(nad.Labels) == 0 {
@@ -160,7 +160,7 @@ func checkProviderUnused(ctx context.Context, r *Request, provider string) error
 	}
 	for _, other := range subnets {
 		if other.Provider == provider {
-			return fmt.Errorf("subnet %s is using the provider %s already", other.Name, provider)
+			return fmt.Errorf("subnet %s is using the provider %s already", other.Name, quote(provider))
 		}
 	}
 	return nil
@@ -171,8 +171,8 @@ func checkSubnetVpc(r *Request, s *kubeovnv1.Subnet) error {
 	if s.Spec.Vpc == "" || r.Store.VpcExists(s.Spec.Vpc) {
 		return nil
 	}
-	err := fmt.Errorf("vpc %s not created for subnet, create vpc before subnet creation", s.Spec.Vpc)
-	return fmt.Errorf("vpc does not exist for subnet %s err=%v", s.Name, err) //nolint:errorlint // upstream text, printed with %v
+	err := fmt.Errorf("vpc %s not created for subnet, create vpc before subnet creation", quote(s.Spec.Vpc))
+	return fmt.Errorf("vpc does not exist for subnet %s err=%v", quote(s.Name), err) //nolint:errorlint // upstream text, printed with %v
 }
 
 // checkDHCPChange denies switching DHCP while a VMI (on any node) uses the
@@ -184,8 +184,8 @@ func checkDHCPChange(r *Request, s *kubeovnv1.Subnet) error {
 		return err
 	}
 	if _, ok := r.Store.NAD(namespace, name); !ok {
-		err := apierrors.NewNotFound(schema.GroupResource{Group: "k8s.cni.cncf.io", Resource: "network-attachment-definitions"}, name)
-		return fmt.Errorf("failed to get nad %s in namespace %s for subnet %s err=%v", name, namespace, s.Name, err) //nolint:errorlint // upstream text, printed with %v
+		err := apierrors.NewNotFound(schema.GroupResource{Group: "k8s.cni.cncf.io", Resource: "network-attachment-definitions"}, quote(name))
+		return fmt.Errorf("failed to get nad %s in namespace %s for subnet %s err=%v", quote(name), quote(namespace), quote(s.Name), err) //nolint:errorlint // upstream text, printed with %v
 	}
 	vmis := r.Store.VMIsUsingNAD(namespace, name, nil)
 	if len(vmis) == 0 {
@@ -196,5 +196,5 @@ func checkDHCPChange(r *Request, s *kubeovnv1.Subnet) error {
 		refs[i] = v.Namespace + "/" + v.Name
 	}
 	err = fmt.Errorf("it's still used by VM(s) %s which must be stopped at first", joinVMs(refs))
-	return fmt.Errorf("cannot update DHCP setting for subnet %s as VMs are still using it, stop the VMs and update err:%w", s.Name, err)
+	return fmt.Errorf("cannot update DHCP setting for subnet %s as VMs are still using it, stop the VMs and update err:%w", quote(s.Name), err)
 }

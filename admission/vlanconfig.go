@@ -257,7 +257,7 @@ func matchedNodes(vc *v1beta1.VlanConfig) ([]string, bool, error) {
 	}
 	var nodes []string
 	if err := json.Unmarshal([]byte(raw), &nodes); err != nil {
-		return nil, true, err
+		return nil, true, quoteError(err)
 	}
 	return nodes, true, nil
 }
@@ -365,7 +365,7 @@ func checkClusterNetworkNameLength(r *Request, cn string) error {
 		return nil
 	}
 	if r.Profile.atLeast(V1_9) {
-		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", cn, maxClusterNetworkName)
+		return fmt.Errorf("the length of the clusterNetwork name %v is more than %d", quote(cn), maxClusterNetworkName)
 	}
 	return fmt.Errorf("the length of the clusterNetwork name is more than %d", maxClusterNetworkName)
 }
@@ -395,8 +395,8 @@ func checkVlanConfigCreateV16(ctx context.Context, r *Request, vc *v1beta1.VlanC
 }
 
 func checkClusterNetworkExists(ctx context.Context, r *Request, name string) error {
-	if _, err := r.Store.ClusterNetwork(ctx, name); err != nil {
-		return fmt.Errorf("it refers to a none-existing cluster network %s or error %w", name, err)
+	if _, err := r.clusterNetwork(ctx, name); err != nil {
+		return fmt.Errorf("it refers to a none-existing cluster network %s or error %w", quote(name), err)
 	}
 	return nil
 }
@@ -466,7 +466,7 @@ func validateVlanConfigUpdateV16(ctx context.Context, r *Request, old, vc *v1bet
 func checkVlanConfigUpdateV16(ctx context.Context, r *Request, vc *v1beta1.VlanConfig) ([]string, error) {
 	if r.Profile.atLeast(V1_9) {
 		if l := vc.Labels[labelClusterNetwork]; l == "" || l != vc.Spec.ClusterNetwork {
-			return nil, fmt.Errorf("cluster network label %s is invalid and must not be updated by user", l)
+			return nil, fmt.Errorf("cluster network label %s is invalid and must not be updated by user", quote(l))
 		}
 	}
 	if err := checkClusterNetworkExists(ctx, r, vc.Spec.ClusterNetwork); err != nil {
