@@ -157,7 +157,7 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, clients 
 		state.server.Store(srv)
 		router := chi.NewRouter()
 		srv.Routes(router)
-		https := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 1 << 20}
+		https := newHTTPSServer(router)
 		state.listening.Store(true)
 		g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, keeper.TLSConfig()), log) })
 

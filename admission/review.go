@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"runtime"
@@ -27,10 +26,6 @@ const (
 	MutationPath   = "/v1/webhook/mutation"
 )
 
-// maxBodyBytes bounds a review: two objects of etcd's 1.5 MiB limit plus the
-// envelope fit, anything larger is not from an API server.
-const maxBodyBytes = 7 << 20
-
 // Recorder observes every answered review (metrics). Every label comes from
 // a closed set: webhook is "validation" or "mutation"; kind is a kind some
 // route serves, "" when the review could not be read, else "other";
@@ -47,9 +42,13 @@ type Config struct {
 	Store    informers.Store
 	Logger   *zap.Logger
 	Recorder Recorder
-	// MaxInFlight bounds the reviews read, decided and encoded at once; the
-	// others wait for a slot. 0 means four per CPU.
+	// MaxInFlight bounds the reviews decided and encoded at once; the
+	// others wait for a slot, their bodies read. 0 means four per CPU.
 	MaxInFlight int
+	// MaxInFlightBytes bounds the bytes of the review bodies held at once,
+	// from the first byte read to the answer written; a review that does
+	// not fit is refused with 503. 0 means DefaultMaxInFlightBytes.
+	MaxInFlightBytes int64
 	// Audit denies and patches nothing: a would-be denial is allowed with
 	// its text in the response's warnings, logged and counted as "warned".
 	Audit bool
@@ -64,8 +63,11 @@ type Server struct {
 	// every connection's review run at once gains no throughput, but each
 	// holds its decoded objects and its answer (a VlanConfig denial naming
 	// thousands of VMs allocates half a megabyte): fifty at once were the
-	// peak of the process's RSS.
+	// peak of the process's RSS. A review takes a slot only once its body
+	// is read, so slow clients hold none.
 	slots chan struct{}
+	// bytes bounds the bodies held, slot or not.
+	bytes *byteBudget
 }
 
 // NewServer builds the handler table for cfg.Profile.
@@ -76,8 +78,13 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4 * runtime.GOMAXPROCS(0)
 	}
+	if cfg.MaxInFlightBytes <= 0 {
+		cfg.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	// The largest review must fit, or it could never be answered.
+	cfg.MaxInFlightBytes = max(cfg.MaxInFlightBytes, maxBodyBytes+1+smallReserveBytes)
 	return &Server{cfg: cfg, validation: validationRoutes(cfg.Profile), mutation: mutationRoutes(cfg.Profile),
-		slots: make(chan struct{}, cfg.MaxInFlight)}
+		slots: make(chan struct{}, cfg.MaxInFlight), bytes: &byteBudget{limit: cfg.MaxInFlightBytes}}
 }
 
 // InFlight returns the reviews holding a slot now.
@@ -92,21 +99,26 @@ func (s *Server) Routes(r chi.Router) {
 func (s *Server) serve(webhook string, routes []route) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
+		deadline := reviewDeadline(req, start)
+		ctx, cancel := context.WithDeadline(req.Context(), deadline)
+		defer cancel()
+		review, release, status, err := s.readReview(w, req, deadline)
+		if err != nil {
+			s.reject(w, webhook, status, err, start)
+			return
+		}
+		defer release()
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
-		case <-req.Context().Done():
-			return // the caller is gone
-		}
-		review, status, err := readReview(w, req)
-		if err != nil {
-			s.cfg.Logger.Warn("rejecting malformed admission review", zap.String("webhook", webhook), zap.Error(err))
-			http.Error(w, err.Error(), status)
-			s.observe(webhook, "", "", "error", start)
+		case <-ctx.Done():
+			if req.Context().Err() == nil { // else the caller is gone
+				s.reject(w, webhook, http.StatusServiceUnavailable, errors.New("no in-flight slot was free before the review's deadline"), start)
+			}
 			return
 		}
 		ar := review.Request
-		resp := s.admit(req.Context(), webhook, routes, ar)
+		resp := s.admit(ctx, webhook, routes, ar)
 		review.Response = resp
 		review.Request = nil // the API server reads only the response
 		body, err := json.Marshal(review)
@@ -118,6 +130,14 @@ func (s *Server) serve(webhook string, routes []route) http.HandlerFunc {
 		_, _ = w.Write(body)
 		s.observe(webhook, s.kindLabel(ar.Kind.Kind), operationLabel(ar.Operation), result(resp), start)
 	}
+}
+
+// reject answers a review that could not be read with an HTTP error whose
+// text is bounded, whatever the request held.
+func (s *Server) reject(w http.ResponseWriter, webhook string, status int, err error, start time.Time) {
+	s.cfg.Logger.Warn("rejecting admission review", append([]zap.Field{zap.String("webhook", webhook), zap.Int("status", status)}, loggedError(err)...)...)
+	http.Error(w, truncate(err.Error(), maxQuoted), status)
+	s.observe(webhook, "", "", "error", start)
 }
 
 func (s *Server) observe(webhook, kind, op, result string, start time.Time) {
@@ -160,36 +180,43 @@ func result(resp *admissionv1.AdmissionResponse) string {
 	}
 }
 
-// readReview decodes an admission.k8s.io v1 or v1beta1 review; the two share
-// their JSON shape. It returns the HTTP status to answer with on error.
-func readReview(w http.ResponseWriter, req *http.Request) (*admissionv1.AdmissionReview, int, error) {
+// readReview reads and decodes an admission.k8s.io v1 or v1beta1 review;
+// the two share their JSON shape. On success the caller must call release
+// once the answer is written. The error comes with the HTTP status to
+// answer.
+func (s *Server) readReview(w http.ResponseWriter, req *http.Request, deadline time.Time) (_ *admissionv1.AdmissionReview, release func(), status int, err error) {
 	if ct := req.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not application/json", ct)
+			return nil, nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not application/json", quote(ct))
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBodyBytes))
+	body, release, status, err := s.readBody(w, req, deadline)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("admission review is larger than %d bytes", maxBodyBytes)
-		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read admission review: %w", err)
+		return nil, nil, status, err
 	}
+	review, err := decodeReview(body)
+	if err != nil {
+		release()
+		return nil, nil, http.StatusBadRequest, err
+	}
+	return review, release, 0, nil
+}
+
+func decodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	review := &admissionv1.AdmissionReview{}
 	if err := json.Unmarshal(body, review); err != nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("decode admission review: %w", err)
+		return nil, fmt.Errorf("decode admission review: %w", quoteError(err))
 	}
 	switch review.APIVersion {
 	case "admission.k8s.io/v1", "admission.k8s.io/v1beta1":
 	default:
-		return nil, http.StatusBadRequest, fmt.Errorf("unsupported admission review apiVersion %q: want admission.k8s.io/v1 or v1beta1", review.APIVersion)
+		return nil, fmt.Errorf("unsupported admission review apiVersion %q: want admission.k8s.io/v1 or v1beta1", quote(review.APIVersion))
 	}
 	if review.Request == nil {
-		return nil, http.StatusBadRequest, errors.New("admission review has no request")
+		return nil, errors.New("admission review has no request")
 	}
 	review.Kind = "AdmissionReview"
-	return review, 0, nil
+	return review, nil
 }
 
 // admit routes the request and turns the rule's answer into a response.

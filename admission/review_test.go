@@ -56,7 +56,7 @@ func TestMalformedReviewsGetClearHTTPErrors(t *testing.T) {
 		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "has no request"},
 		{"unknown review version", "application/json", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v2", 1)), http.StatusBadRequest, "unsupported admission review apiVersion"},
 		{"wrong content type", "text/plain", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1)), http.StatusUnsupportedMediaType, "not application/json"},
-		{"oversized body", "application/json", bytes.Repeat([]byte(" "), maxBodyBytes+1), http.StatusRequestEntityTooLarge, "larger than"},
+		{"oversized body", "application/json", bytes.Repeat([]byte(" "), maxBodyBytes+1), http.StatusRequestEntityTooLarge, "the most an API server sends"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"net/http"
+	"time"
+)
+
+// Limits of the HTTPS server, after controller-runtime's webhook server.
+// Each review also gets a read deadline of its own (the API server's
+// ?timeout=), and takes an in-flight slot only once its body is read
+// (admission/inflight.go): a slow client holds a connection, not the
+// webhook.
+const (
+	httpsReadHeaderTimeout = 10 * time.Second
+	// httpsReadTimeout bounds reading a request that never reaches a
+	// review handler (an unknown path, say); a review's own deadline comes
+	// first.
+	httpsReadTimeout = 30 * time.Second
+	// httpsWriteTimeout outlasts the longest review: the API server waits
+	// 30 s at most.
+	httpsWriteTimeout = 40 * time.Second
+	httpsIdleTimeout  = 90 * time.Second
+	httpsMaxHeader    = 1 << 20
+)
+
+// newHTTPSServer returns the admission server for h, with its limits.
+func newHTTPSServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: httpsReadHeaderTimeout, ReadTimeout: httpsReadTimeout,
+		WriteTimeout: httpsWriteTimeout, IdleTimeout: httpsIdleTimeout, MaxHeaderBytes: httpsMaxHeader}
+}
