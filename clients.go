@@ -26,12 +26,24 @@ type clientSet struct {
 	mwc      *gentype.ClientWithList[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]
 }
 
+// The client-side rate limit of the metadata and dynamic clients, which
+// every informer shares for its lists and watches. client-go's default, 5/s
+// with a burst of 10, would hold back the relists that follow an API server
+// restart, when the watches of every kind end at once. The on-demand GETs
+// of the reviews have a client of their own (informers.Config.REST).
+const (
+	informerQPS   = 20
+	informerBurst = 40
+)
+
 func newClients(cfg *rest.Config, namespace string) (*clientSet, error) {
-	meta, err := metadata.NewForConfig(cfg)
+	ic := rest.CopyConfig(cfg)
+	ic.QPS, ic.Burst = informerQPS, informerBurst
+	meta, err := metadata.NewForConfig(ic)
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(ic)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}

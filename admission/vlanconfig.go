@@ -273,18 +273,25 @@ func requiredMatchedNodes(vc *v1beta1.VlanConfig) ([]string, error) {
 }
 
 // checkOverlap denies when another VlanConfig of the same cluster network
-// already owns one of the nodes, as the node's VlanStatus shows.
+// already owns one of the nodes, as the node's VlanStatus shows. The
+// VlanStatuses are looked up together; the first error in node order wins,
+// as if they had been looked up one by one.
 func checkOverlap(ctx context.Context, r *Request, vc *v1beta1.VlanConfig, nodes []string) error {
+	sorted := sortedKeys(toSet(nodes))
+	names := make([]string, len(sorted))
+	for n, node := range sorted {
+		names[n] = vlanStatusName(vc.Spec.ClusterNetwork, node)
+	}
+	statuses, errs := lookupAll(ctx, names, r.Store.VlanStatus)
 	var overlapped []string
-	for _, node := range sortedKeys(toSet(nodes)) {
-		vs, err := r.Store.VlanStatus(ctx, vlanStatusName(vc.Spec.ClusterNetwork, node))
-		if apierrors.IsNotFound(err) {
+	for n, node := range sorted {
+		if apierrors.IsNotFound(errs[n]) {
 			continue
 		}
-		if err != nil {
-			return err
+		if errs[n] != nil {
+			return errs[n]
 		}
-		if vs.VlanConfig != vc.Name {
+		if statuses[n].VlanConfig != vc.Name {
 			overlapped = append(overlapped, node)
 		}
 	}

@@ -15,7 +15,11 @@
 //   - Spec and status come from full objects fetched on demand (a consistent
 //     GET) into a byte-bounded LRU of small decoded structs. An entry is
 //     served only while the metadata informer reports the resourceVersion it
-//     was fetched at, and is dropped on update and delete events.
+//     was fetched at, and is dropped on update and delete events. Concurrent
+//     misses of one object share a GET; the misses of one lookup are fetched
+//     a few at a time; a caller stops waiting at its context's deadline (the
+//     review's) with an error naming the object, while the GET, bounded on
+//     its own, goes on to fill the LRU.
 //   - Nothing else is cached: no CRDs, APIServices, discovery or Secrets.
 //     kube-ovn presence is the metadata of one CRD, subnets.kubeovn.io,
 //     watched by a metadata.name field selector; the kube-ovn informers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // decodeFunc extracts the fields the rules read from a full object and
@@ -67,26 +69,63 @@ func (i *Informers) NADConfig(ctx context.Context, namespace, name string) (stri
 }
 
 // fetchSelected returns the objects of kind that selectMeta selects, in its
-// order, decoded through the LRU. Objects deleted before their fetch are
-// left out; a kind that is not running gives nothing.
+// order, decoded through the LRU; the misses are fetched concurrently.
+// Objects deleted before their fetch are left out; a kind that is not
+// running gives nothing. As if fetched one by one, the first error in that
+// order is returned.
 func fetchSelected[T any](ctx context.Context, i *Informers, kind, namespace string, selector labels.Selector, decode decodeFunc) ([]T, error) {
 	ki := i.informer(kind)
 	if ki == nil {
 		return nil, nil
 	}
 	metas := selectIn(ki, namespace, selector)
+	values, errs := i.fetchAll(ctx, ki, metas, decode)
 	out := make([]T, 0, len(metas))
-	for _, m := range metas {
-		v, err := i.fetch(ctx, ki, m, decode)
-		if apierrors.IsNotFound(err) {
+	for n, v := range values {
+		if apierrors.IsNotFound(errs[n]) {
 			continue
 		}
-		if err != nil {
-			return nil, err
+		if errs[n] != nil {
+			return nil, errs[n]
 		}
 		out = append(out, v.(T))
 	}
 	return out, nil
+}
+
+// fetchConcurrency bounds the GETs one lookup runs at once: a few misses
+// cost one round trip to the API server rather than one each, and one
+// review does not take the client's whole burst.
+const fetchConcurrency = 4
+
+// fetchAll fetches every object of metas, at most fetchConcurrency GETs at
+// a time, and returns the values and errors in metas' order.
+func (i *Informers) fetchAll(ctx context.Context, ki *kindInformer, metas []metav1.Object, decode decodeFunc) ([]any, []error) {
+	values, errs := make([]any, len(metas)), make([]error, len(metas))
+	var misses []int
+	for n, m := range metas {
+		if v, ok := i.lru.get(lruKeyOf(ki, m), m.GetResourceVersion()); ok {
+			values[n] = v
+		} else {
+			misses = append(misses, n)
+		}
+	}
+	if len(misses) == 1 {
+		n := misses[0]
+		values[n], errs[n] = i.get(ctx, ki, metas[n], decode)
+		return values, errs
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, fetchConcurrency)
+	for _, n := range misses {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			values[n], errs[n] = i.get(ctx, ki, metas[n], decode)
+		})
+	}
+	wg.Wait()
+	return values, errs
 }
 
 // full returns the decoded object kind namespace/name ("" namespace for a
@@ -104,37 +143,100 @@ func (i *Informers) full(ctx context.Context, kind, namespace, name string, deco
 	return i.fetch(ctx, ki, m, decode)
 }
 
+func lruKeyOf(ki *kindInformer, m metav1.Object) lruKey {
+	return lruKey{ki.kind.GVR.GroupResource(), m.GetNamespace(), m.GetName()}
+}
+
 // fetch returns the decoded object m, from the LRU if the entry is at the
-// resourceVersion the informer reports, else by a GET without
-// resourceVersion (a consistent read). The GET result is stored stamped with
-// its own resourceVersion: if the informer lags behind it, the next lookup
-// misses and fetches again until the informer catches up.
+// resourceVersion the informer reports, else by a GET.
 func (i *Informers) fetch(ctx context.Context, ki *kindInformer, m metav1.Object, decode decodeFunc) (any, error) {
-	gr := ki.kind.GVR.GroupResource()
-	key := lruKey{gr, m.GetNamespace(), m.GetName()}
-	if v, ok := i.lru.get(key, m.GetResourceVersion()); ok {
+	if v, ok := i.lru.get(lruKeyOf(ki, m), m.GetResourceVersion()); ok {
 		return v, nil
 	}
+	return i.get(ctx, ki, m, decode)
+}
+
+// DefaultFetchTimeout bounds an on-demand GET. It runs apart from the
+// reviews waiting for it, which stop waiting at their own deadlines: a
+// late answer still fills the LRU for the next review.
+const DefaultFetchTimeout = 10 * time.Second
+
+// fetchResult is what a GET gave to every review waiting for it.
+type fetchResult struct {
+	value any
+	err   error
+}
+
+// get fetches m by a GET without resourceVersion (a consistent read), and
+// stores the result in the LRU stamped with its own resourceVersion: if the
+// informer lags behind it, the next lookup misses and fetches again until
+// the informer catches up. Concurrent misses of one object at one
+// resourceVersion share a GET: each of them saw that version in the
+// informer before the GET began, so the GET's answer is at least as new.
+// A caller whose context ends first gets an error naming the object.
+func (i *Informers) get(ctx context.Context, ki *kindInformer, m metav1.Object, decode decodeFunc) (any, error) {
+	key := lruKeyOf(ki, m)
+	if err := ctx.Err(); err != nil {
+		return nil, &fetchError{resource: key.resource, namespace: key.namespace, name: key.name, err: err}
+	}
+	rv := m.GetResourceVersion()
+	flight := key.resource.String() + "/" + key.namespace + "/" + key.name + "@" + rv
+	ch := i.flights.DoChan(flight, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.fetchTimeout)
+		defer cancel()
+		v, err := i.getNow(ctx, ki, m, decode)
+		return fetchResult{v, err}, nil
+	})
+	select {
+	case r := <-ch:
+		res := r.Val.(fetchResult)
+		return res.value, res.err
+	case <-ctx.Done():
+		return nil, &fetchError{resource: key.resource, namespace: key.namespace, name: key.name, err: ctx.Err()}
+	}
+}
+
+// getNow runs the GET of m.
+func (i *Informers) getNow(ctx context.Context, ki *kindInformer, m metav1.Object, decode decodeFunc) (any, error) {
+	key := lruKeyOf(ki, m)
 	began := time.Now()
-	u, err := i.dynamic.Resource(ki.kind.GVR).Namespace(m.GetNamespace()).Get(ctx, m.GetName(), metav1.GetOptions{})
+	u, err := i.fetcher.Resource(ki.kind.GVR).Namespace(m.GetNamespace()).Get(ctx, m.GetName(), metav1.GetOptions{})
 	if i.fetches != nil {
 		i.fetches.ObserveFetch(ki.kind.Name, time.Since(began), err)
 	}
 	if apierrors.IsNotFound(err) {
 		// Deleted since the informer saw it; report it the way a cache
 		// miss reads, whatever text the server used.
-		return nil, apierrors.NewNotFound(gr, m.GetName())
+		return nil, apierrors.NewNotFound(key.resource, m.GetName())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s %s: %w", gr, m.GetName(), err)
+		return nil, &fetchError{resource: key.resource, namespace: key.namespace, name: key.name, err: err}
 	}
 	v, size, err := decode(u)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", gr, m.GetName(), err)
+		return nil, fmt.Errorf("decode %s %s: %w", key.resource, m.GetName(), err)
 	}
 	i.lru.add(key, u.GetResourceVersion(), v, size)
 	return v, nil
 }
+
+// fetchError says which object could not be read: a rule that needs it
+// denies with this text rather than decide without it.
+type fetchError struct {
+	resource        schema.GroupResource
+	namespace, name string
+	err             error
+}
+
+func (e *fetchError) Error() string {
+	name := e.name
+	if e.namespace != "" {
+		name = e.namespace + "/" + e.name
+	}
+	return fmt.Sprintf("cannot read %s %s from the API server: %v", e.resource, name, e.err)
+}
+
+func (e *fetchError) Unwrap() error { return e.err }
 
 func decodeClusterNetwork(u *unstructured.Unstructured) (any, int64, error) {
 	cn := &ClusterNetwork{

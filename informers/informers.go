@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,7 +48,24 @@ type Config struct {
 	WatchFailureGrace time.Duration
 	// Fetches, if set, observes every on-demand GET of a full object.
 	Fetches FetchObserver
+	// FetchTimeout bounds an on-demand GET; 0 means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// Fetcher GETs full objects on demand. nil means a client of its own
+	// built from REST, or Dynamic when REST is nil.
+	Fetcher dynamic.Interface
 }
+
+// The on-demand GETs' client-side rate limit, on a client of their own
+// (when Config.REST is set), so that the informers' lists and watches do not
+// compete with the reviews for tokens. client-go's default, 5/s with a
+// burst of 10, would queue a cold cache's misses for seconds; these are
+// rare once the LRU is warm (one GET per object and resourceVersion,
+// shared by concurrent reviews), and the API server's own flow control
+// still applies.
+const (
+	fetchQPS   = 50
+	fetchBurst = 100
+)
 
 // DefaultWatchFailureGrace tolerates an API server restart or a control
 // plane node's failover, not an outage.
@@ -72,6 +90,11 @@ type Informers struct {
 	watches  *watchTracker
 	grace    time.Duration
 	fetches  FetchObserver
+	// fetcher GETs full objects on demand, flights collapses concurrent
+	// GETs of one object, and fetchTimeout bounds each.
+	fetcher      dynamic.Interface
+	flights      singleflight.Group
+	fetchTimeout time.Duration
 
 	startOnce sync.Once
 	wg        sync.WaitGroup // informer goroutines
@@ -114,6 +137,9 @@ func New(cfg Config) (*Informers, error) {
 	if cfg.WatchFailureGrace <= 0 {
 		cfg.WatchFailureGrace = DefaultWatchFailureGrace
 	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
+	}
 	watches := newWatchTracker()
 	i := &Informers{
 		logger:   cfg.Logger,
@@ -122,6 +148,7 @@ func New(cfg Config) (*Informers, error) {
 		watches:  watches,
 		grace:    cfg.WatchFailureGrace,
 		fetches:  cfg.Fetches,
+		fetcher:  cfg.Dynamic,
 		byName:   make(map[string]*kindInformer, len(cfg.Kinds)),
 		lru:      newLRU(cfg.LRUBytes),
 	}
@@ -131,7 +158,16 @@ func New(cfg Config) (*Informers, error) {
 			return nil, fmt.Errorf("informers: %w", err)
 		}
 		i.wire = wire
+		fc := rest.CopyConfig(cfg.REST)
+		fc.QPS, fc.Burst = fetchQPS, fetchBurst
+		if i.fetcher, err = dynamic.NewForConfig(fc); err != nil {
+			return nil, fmt.Errorf("informers: %w", err)
+		}
 	}
+	if cfg.Fetcher != nil {
+		i.fetcher = cfg.Fetcher
+	}
+	i.fetchTimeout = cfg.FetchTimeout
 	var ovnKinds []Kind
 	seen := make(map[string]bool, len(cfg.Kinds))
 	for _, k := range cfg.Kinds {

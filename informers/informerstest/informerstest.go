@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -37,6 +39,9 @@ type Cluster struct {
 
 	mu sync.Mutex
 	rv int64 // last resourceVersion handed out
+
+	getDelay      atomic.Int64 // nanoseconds each on-demand GET waits
+	gets, getPeak atomic.Int64 // on-demand GETs running now, and at most
 }
 
 // NewStore returns a synced Store of the v1.4 kinds holding objs. Objects of
@@ -105,6 +110,7 @@ func New(t testing.TB, cfg informers.Config, objs ...*unstructured.Unstructured)
 	}
 
 	cfg.Metadata, cfg.Dynamic = c.Metadata, c.Dynamic
+	cfg.Fetcher = &fetcher{Interface: c.Dynamic, c: c}
 	store, err := informers.New(cfg)
 	if err != nil {
 		t.Fatalf("informerstest: %v", err)
@@ -368,4 +374,48 @@ func partialMetadata(obj *unstructured.Unstructured) *metav1.PartialObjectMetada
 			ManagedFields:     obj.GetManagedFields(),
 		},
 	}
+}
+
+// DelayGets makes every on-demand GET of the Store wait d before the fake
+// API server answers it. The fake client serialises its answers; the wait
+// is outside it, so concurrent GETs overlap as they would on a network.
+func (c *Cluster) DelayGets(d time.Duration) { c.getDelay.Store(int64(d)) }
+
+// PeakGets returns the most on-demand GETs that were running at once.
+func (c *Cluster) PeakGets() int { return int(c.getPeak.Load()) }
+
+// fetcher is the Store's on-demand GET client: the fake dynamic client,
+// after DelayGets' wait.
+type fetcher struct {
+	dynamic.Interface
+	c *Cluster
+}
+
+func (f *fetcher) Resource(gvr schema.GroupVersionResource) dynamic.NamespaceableResourceInterface {
+	return fetcherResource{f.Interface.Resource(gvr), f.c}
+}
+
+type fetcherResource struct {
+	dynamic.NamespaceableResourceInterface
+	c *Cluster
+}
+
+func (r fetcherResource) Namespace(ns string) dynamic.ResourceInterface {
+	return fetcherNamespace{r.NamespaceableResourceInterface.Namespace(ns), r.c}
+}
+
+type fetcherNamespace struct {
+	dynamic.ResourceInterface
+	c *Cluster
+}
+
+func (r fetcherNamespace) Get(ctx context.Context, name string, opts metav1.GetOptions, sub ...string) (*unstructured.Unstructured, error) {
+	n := r.c.gets.Add(1)
+	defer r.c.gets.Add(-1)
+	for p := r.c.getPeak.Load(); n > p && !r.c.getPeak.CompareAndSwap(p, n); p = r.c.getPeak.Load() {
+	}
+	if d := time.Duration(r.c.getDelay.Load()); d > 0 {
+		time.Sleep(d)
+	}
+	return r.ResourceInterface.Get(ctx, name, opts, sub...)
 }
