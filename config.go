@@ -51,6 +51,9 @@ type config struct {
 	CAValidity         time.Duration
 	CertRenewFraction  float64
 	CAPropagationDelay time.Duration
+	// ClientCAFile, when set, makes the HTTPS server require client
+	// certificates signed by one of its CAs.
+	ClientCAFile string
 }
 
 // autoVersion is --harvester-version's default: detect the release.
@@ -118,6 +121,9 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		"after a CA rotation, how long the new CA sits in every caBundle before a certificate it signed is served; shorter than both renewal windows (env CA_PROPAGATION_DELAY)")
 	grace := fs.String("watch-failure-grace", env("WATCH_FAILURE_GRACE", informers.DefaultWatchFailureGrace.String()),
 		"how long a cache's list/watch may keep failing before /readyz says not ready (env WATCH_FAILURE_GRACE)")
+	fs.StringVar(&cfg.ClientCAFile, "client-ca-file", getenv("CLIENT_CA_FILE"),
+		"PEM file of the CAs whose client certificates the HTTPS server requires; empty (the default, as upstream) asks for none. "+
+			"The API server presents one when its AdmissionConfiguration names a kubeConfigFile for the webhook (env CLIENT_CA_FILE)")
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -183,6 +189,11 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 	}
 	if cfg.Namespace == "" {
 		return nil, fmt.Errorf("--namespace must not be empty")
+	}
+	if cfg.ClientCAFile != "" {
+		if _, err := loadClientCAs(cfg.ClientCAFile); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.WebhookURL != "" {
 		u, err := url.Parse(cfg.WebhookURL)

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -27,4 +31,30 @@ const (
 func newHTTPSServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: httpsReadHeaderTimeout, ReadTimeout: httpsReadTimeout,
 		WriteTimeout: httpsWriteTimeout, IdleTimeout: httpsIdleTimeout, MaxHeaderBytes: httpsMaxHeader}
+}
+
+// withClientCAs makes c require client certificates signed by a CA of
+// clientCAFile, when that is set. The file is read once, at start.
+func withClientCAs(c *tls.Config, clientCAFile string) (*tls.Config, error) {
+	if clientCAFile == "" {
+		return c, nil
+	}
+	pool, err := loadClientCAs(clientCAFile)
+	if err != nil {
+		return nil, err
+	}
+	c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	return c, nil
+}
+
+func loadClientCAs(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--client-ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--client-ca-file: %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }

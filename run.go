@@ -158,8 +158,12 @@ func admit(ctx context.Context, cfg *config, profile admission.Profile, clients 
 		router := chi.NewRouter()
 		srv.Routes(router)
 		https := newHTTPSServer(router)
+		tlsConfig, err := withClientCAs(keeper.TLSConfig(), cfg.ClientCAFile)
+		if err != nil {
+			return err
+		}
 		state.listening.Store(true)
-		g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, keeper.TLSConfig()), log) })
+		g.Go(func() error { return serve(ctx, https, tls.NewListener(ln, tlsConfig), log) })
 
 		reg := &registrar{vwc: clients.vwc, mwc: clients.mwc, profile: profile, client: admission.ClientConfig{
 			Namespace: cfg.Namespace, Service: cfg.Service, URL: cfg.WebhookURL, Audit: cfg.Audit,
