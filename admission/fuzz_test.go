@@ -5,26 +5,128 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/tidwall/sjson"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
 
-// Native fuzz targets. Without -fuzz they replay their seeds as ordinary
-// tests; run one with e.g.
+// Native fuzz targets, seeded from the parity corpus (every recorded
+// request, and the configs, route annotations and VlanConfigs in it).
+// Without -fuzz they replay their seeds and testdata/fuzz as ordinary tests;
+// `make fuzz` runs each for FUZZTIME, or run one with e.g.
 //
-//	go test -run xxx -fuzz FuzzHandler -fuzztime 20s ./admission/
+//	go test -run '^$' -fuzz '^FuzzHandler$' -fuzztime 20s ./admission/
+//
+// An input that fails is written to testdata/fuzz/<target>/ and replayed by
+// every later `go test`: commit it with the fix.
+
+// corpusSeeds are values taken from the parity corpus.
+type corpusSeeds struct {
+	cases       []*parityCase
+	configs     []string // spec.config of every NAD, in requests and in the cluster
+	routes      []string // network.harvesterhci.io/route annotations
+	selectors   []string // VlanConfig spec.nodeSelector, as JSON
+	matched     []string // matched-nodes annotations
+	clusterNets []string // VlanConfig spec.clusterNetwork
+}
+
+// loadCorpusSeeds reads every parity case once per fuzz target.
+func loadCorpusSeeds(f *testing.F) *corpusSeeds {
+	f.Helper()
+	s := &corpusSeeds{}
+	seen := map[string]bool{}
+	add := func(dst *[]string, v string) {
+		if !seen[v] {
+			seen[v] = true
+			*dst = append(*dst, v)
+		}
+	}
+	for _, dir := range parityDirs {
+		files, err := filepath.Glob(filepath.Join("testdata", "parity", dir, "*.json"))
+		if err != nil || len(files) == 0 {
+			f.Fatalf("parity corpus %s: %v", dir, err)
+		}
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			c := &parityCase{}
+			if err := json.Unmarshal(b, c); err != nil {
+				f.Fatalf("%s: %v", file, err)
+			}
+			s.cases = append(s.cases, c)
+			var review admissionv1.AdmissionReview
+			if err := json.Unmarshal(c.Request, &review); err != nil || review.Request == nil {
+				f.Fatalf("%s: request: %v", file, err)
+			}
+			objects := append([]json.RawMessage{review.Request.Object.Raw, review.Request.OldObject.Raw}, c.Objects...)
+			for _, raw := range objects {
+				var o struct {
+					Kind     string
+					Metadata struct{ Annotations map[string]string }
+					Spec     struct {
+						Config         string
+						ClusterNetwork string
+						NodeSelector   map[string]string
+					}
+				}
+				if len(raw) == 0 || json.Unmarshal(raw, &o) != nil {
+					continue
+				}
+				switch o.Kind {
+				case nadKind:
+					add(&s.configs, o.Spec.Config)
+					if r, ok := o.Metadata.Annotations[annotationRoute]; ok {
+						add(&s.routes, r)
+					}
+				case vlanConfigKind:
+					sel, _ := json.Marshal(o.Spec.NodeSelector)
+					add(&s.selectors, string(sel))
+					add(&s.matched, o.Metadata.Annotations[annotationMatchedNodes])
+					add(&s.clusterNets, o.Spec.ClusterNetwork)
+				}
+			}
+		}
+	}
+	return s
+}
 
 func FuzzDecodeNetConf(f *testing.F) {
 	for _, s := range []string{"", "null", " null ", "[1]", "1", `"x"`, "{", vlan100Config,
 		`{"bridge":"br","vlan":-1}`, `{"bridge":"data-br","vlan":"1"}`, `{"ipam":1}`, `{"dns":{"nameservers":[1]}}`} {
 		f.Add(s)
 	}
+	for _, s := range loadCorpusSeeds(f).configs {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, config string) {
+		for _, v := range []Version{V1_6, V1_7, V1_9} {
+			conf, err := decodeNADConfig(Profile{Version: v}, "ns", "name", config)
+			if err == nil && conf == nil {
+				t.Fatalf("%s: decodeNADConfig(%q) gave no config and no error", v, config)
+			}
+			if err != nil && len(err.Error()) > 4*maxQuoted {
+				t.Fatalf("%s: decodeNADConfig's error has %d bytes", v, len(err.Error()))
+			}
+			if err == nil {
+				_, _ = validatorClusterNetwork(Profile{Version: v}, conf.BrName)
+				for _, item := range conf.VlanTrunk {
+					_ = checkTrunkItem(item)
+				}
+			}
+		}
 		conf, err := decodeNetConf(config)
 		if err == nil {
 			// The validator's checks must cope with whatever decoded, nil included.
@@ -55,6 +157,9 @@ func FuzzValidateRoute(f *testing.F) {
 		`{"mode":"dynamic"}`, `{"mode":1}`, `{"mode":"auto","outdated":"yes"}`, `{"mode":"auto","serverIPAddr":"","cidr":"","gateway":""}`} {
 		f.Add(s)
 	}
+	for _, s := range loadCorpusSeeds(f).routes {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, annotation string) {
 		_ = validateRoute(annotation)
 		route, ok, err := outdatedAutoRoute(annotation)
@@ -82,38 +187,6 @@ var fuzzCluster = []string{
 	nad("harvester-system", "storagenetwork-abc", `{"network.harvesterhci.io/clusternetwork":"data"}`,
 		`{"storage-network.settings.harvesterhci.io":"true"}`, vlan100Config),
 	vmi("default", "web-01", "node-1", "default/vlan100", "vlan100"),
-}
-
-func fuzzHandler(f *testing.F) http.Handler {
-	objs := make([]*unstructured.Unstructured, len(fuzzCluster))
-	for i, o := range fuzzCluster {
-		objs[i] = &unstructured.Unstructured{}
-		if err := objs[i].UnmarshalJSON([]byte(o)); err != nil {
-			f.Fatal(err)
-		}
-	}
-	return newTestRouter(informerstest.NewStore(f, objs...))
-}
-
-// parityRequests returns a few recorded request bodies, one per handler and
-// operation, as seeds.
-func parityRequests(f *testing.F) [][]byte {
-	var out [][]byte
-	for _, name := range []string{"017-nad-mutate-update-vlan-change", "002-nad-mutate-create-mtu-replaced-in-place",
-		"108-nad-delete-used-by-vmi", "046-vc-mutate-create-multi-key-selector-keeps-annotations",
-		"143-vc-update-uplink-change-empty-affected-set-all-vmis", "154-vc-delete-vmi-two-nads-listed-twice",
-		"060-cn-delete-with-vlanconfig", "165-route-unknown-kind", "169-route-object-decode-error"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "parity", "v1.4", name+".json"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		var c parityCase
-		if err := json.Unmarshal(b, &c); err != nil {
-			f.Fatal(err)
-		}
-		out = append(out, c.Request)
-	}
-	return out
 }
 
 // checkAnswer asserts the HTTP contract: a 4xx, or a 200 carrying an
@@ -161,20 +234,50 @@ func checkAnswer(t *testing.T, code int, body []byte) {
 	}
 }
 
-// FuzzHandler posts arbitrary bodies to both webhook paths.
-func FuzzHandler(f *testing.F) {
-	h := fuzzHandler(f)
-	for _, req := range parityRequests(f) {
-		f.Add(req, true)
-		f.Add(req, false)
+// fuzzVersions are the rule sets the handler target runs, one handler each
+// over fuzzCluster (with kube-ovn installed from v1.6 on).
+var fuzzVersions = []Version{V1_4, V1_6, V1_7, V1_8, V1_9}
+
+func fuzzHandlers(f *testing.F) []http.Handler {
+	objs := make([]*unstructured.Unstructured, len(fuzzCluster))
+	for i, o := range fuzzCluster {
+		objs[i] = &unstructured.Unstructured{}
+		if err := objs[i].UnmarshalJSON([]byte(o)); err != nil {
+			f.Fatal(err)
+		}
 	}
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","request":null}`), true)
-	f.Fuzz(func(t *testing.T, body []byte, validation bool) {
+	hs := make([]http.Handler, len(fuzzVersions))
+	for i, v := range fuzzVersions {
+		cluster := objs
+		if v >= V1_6 {
+			cluster = append(slices.Clip(objs), informerstest.KubeOVNCRD())
+		}
+		r := chi.NewRouter()
+		NewServer(Config{Profile: Profile{Version: v, ControllerUser: upstreamControllerUser},
+			Store: informerstest.NewVersion(f, int(v), cluster...).Store}).Routes(r)
+		hs[i] = r
+	}
+	return hs
+}
+
+// FuzzHandler posts arbitrary bodies to both webhook paths of every rule
+// set: review decoding and routing. The seeds are every recorded request.
+func FuzzHandler(f *testing.F) {
+	hs := fuzzHandlers(f)
+	for _, c := range loadCorpusSeeds(f).cases {
+		v, err := ParseVersion(c.Profile)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(c.Request), c.Webhook == "validation", uint8(slices.Index(fuzzVersions, min(v, V1_9))))
+	}
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","request":null}`), true, uint8(0))
+	f.Fuzz(func(t *testing.T, body []byte, validation bool, version uint8) {
 		path := MutationPath
 		if validation {
 			path = ValidationPath
 		}
-		rec := post(t, h, path, "application/json", body)
+		rec := post(t, hs[int(version)%len(hs)], path, "application/json", body)
 		checkAnswer(t, rec.Code, rec.Body.Bytes())
 	})
 }
@@ -182,7 +285,7 @@ func FuzzHandler(f *testing.F) {
 // FuzzRules wraps arbitrary objects in well-formed reviews, so that the
 // fuzzer spends its time in the rules rather than in the review decoder.
 func FuzzRules(f *testing.F) {
-	h := fuzzHandler(f)
+	h := fuzzHandlers(f)[0]
 	kinds := []string{"NetworkAttachmentDefinition", "VlanConfig", "ClusterNetwork"}
 	ops := []admissionv1.Operation{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect, "PATCH"}
 	seed := func(kind, op uint8, object, oldObject string) {
@@ -227,4 +330,133 @@ func FuzzRules(f *testing.F) {
 			t.Fatalf("a well-formed review got HTTP %d: %s", rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// fuzzNodes are the nodes the node-matching target selects from.
+var fuzzNodes = []string{
+	`{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1","labels":{"kubernetes.io/hostname":"n1","zone":"a","nic":"ens5"}}}`,
+	`{"apiVersion":"v1","kind":"Node","metadata":{"name":"n2","labels":{"kubernetes.io/hostname":"n2","zone":"b","nic":"ens5"}}}`,
+	`{"apiVersion":"v1","kind":"Node","metadata":{"name":"n3","labels":{"kubernetes.io/hostname":"n3","zone":"a"}}}`,
+	`{"apiVersion":"v1","kind":"Node","metadata":{"name":"w","labels":{"kubernetes.io/hostname":"w","zone":"a","node-role.harvesterhci.io/witness":"true"}}}`,
+}
+
+// FuzzVlanConfigNodeMatching runs the VlanConfig mutator's node matching
+// and the validator's reading of its result: the nodes matched are exactly
+// those carrying every label of the selector, never a witness; the
+// matched-nodes annotation written parses back to them; every VlanStatus
+// name derived from a node fits a Kubernetes name.
+func FuzzVlanConfigNodeMatching(f *testing.F) {
+	seeds := loadCorpusSeeds(f)
+	for i, sel := range seeds.selectors {
+		f.Add(sel, seeds.matched[i%len(seeds.matched)], seeds.clusterNets[i%len(seeds.clusterNets)])
+	}
+	f.Add(`{"zone":"a"}`, `["n1","n3"]`, "data")
+	f.Add(`{}`, `[`, strings.Repeat("x", 60))
+	store := informerstest.NewStore(f, clusterObjectsF(f, fuzzNodes)...)
+	f.Fuzz(func(t *testing.T, selector, matched, clusterNetwork string) {
+		var set map[string]string
+		if json.Unmarshal([]byte(selector), &set) != nil {
+			return
+		}
+		r := &Request{AdmissionRequest: &admissionv1.AdmissionRequest{}, Profile: Profile{Version: V1_4}, Store: store}
+		vc := &v1beta1.VlanConfig{}
+		vc.Name, vc.Spec.ClusterNetwork, vc.Spec.NodeSelector = "vc", clusterNetwork, set
+		vc.Annotations = map[string]string{annotationMatchedNodes: matched}
+		var want []string
+		for _, n := range store.Nodes(labels.Everything()) {
+			_, witness := n.Labels[labelWitnessNode]
+			ok := !witness
+			for k, v := range set {
+				if got, has := n.Labels[k]; !has || got != v {
+					ok = false
+				}
+			}
+			if ok {
+				want = append(want, n.Name)
+			}
+		}
+		ops := vlanConfigPatches(r, vc, true)
+		var got []string
+		for _, op := range ops {
+			if op.Path == "/metadata/annotations" {
+				if err := json.Unmarshal([]byte(op.Value.(map[string]string)[annotationMatchedNodes]), &got); err != nil {
+					t.Fatalf("matched-nodes written %q: %v", op.Value, err)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("selector %v matched %v, want %v", set, got, want)
+		}
+		nodes, present, err := matchedNodes(vc)
+		if err == nil && present {
+			for _, node := range nodes {
+				if name := vlanStatusName(clusterNetwork, node); len(name) > 63 {
+					t.Fatalf("vlanStatusName(%q, %q) = %q is longer than a name may be", clusterNetwork, node, name)
+				}
+			}
+		}
+		if err != nil && len(err.Error()) > 2*maxQuoted {
+			t.Fatalf("matched-nodes error of %d bytes", len(err.Error()))
+		}
+	})
+}
+
+// FuzzPatchBuilding builds the NAD mutator's patch: the MTU set in a config
+// byte-faithfully, as upstream does with sjson, then the JSON patch of the
+// labels, annotations and config. A valid config stays valid JSON with
+// every other field as it was, and the patch decodes to what was built.
+func FuzzPatchBuilding(f *testing.F) {
+	for _, c := range loadCorpusSeeds(f).configs {
+		f.Add(c, 9000, `{"network.harvesterhci.io/type":"L2VlanNetwork"}`)
+	}
+	f.Add(`{"mtu":1,"mtu":2}`, 1500, `{}`)
+	f.Fuzz(func(t *testing.T, config string, mtu int, labelsJSON string) {
+		var before map[string]any
+		if json.Unmarshal([]byte(config), &before) != nil || !utf8.ValidString(config) {
+			return // the mutator patches only configs that decode
+		}
+		var lbls map[string]string
+		if json.Unmarshal([]byte(labelsJSON), &lbls) != nil {
+			return
+		}
+		patched, err := sjson.Set(config, "mtu", mtu)
+		if err != nil {
+			t.Fatalf("sjson.Set(%q): %v", config, err)
+		}
+		var after map[string]any
+		if err := json.Unmarshal([]byte(patched), &after); err != nil {
+			t.Fatalf("config %q patched into invalid JSON %q: %v", config, patched, err)
+		}
+		for k, v := range before {
+			if k != "mtu" && !reflect.DeepEqual(after[k], v) {
+				t.Fatalf("patching the MTU of %q changed %q: %q", config, k, patched)
+			}
+		}
+		ops := []PatchOp{replaceLabels(copyMap(lbls)), replaceAnnotations(copyMap(nil)), replaceConfig(patched)}
+		body, err := encodePatch(ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back []struct {
+			Op, Path string
+			Value    any
+		}
+		if err := json.Unmarshal(body, &back); err != nil || len(back) != 3 {
+			t.Fatalf("patch %s: %v", body, err)
+		}
+		if back[2].Value != patched || back[0].Path != "/metadata/labels" || len(back[0].Value.(map[string]any)) != len(lbls) {
+			t.Fatalf("patch %s does not carry what was built", body)
+		}
+	})
+}
+
+func clusterObjectsF(f *testing.F, objects []string) []*unstructured.Unstructured {
+	objs := make([]*unstructured.Unstructured, len(objects))
+	for i, o := range objects {
+		objs[i] = &unstructured.Unstructured{}
+		if err := objs[i].UnmarshalJSON([]byte(o)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	return objs
 }
