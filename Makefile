@@ -41,3 +41,26 @@ run: tools bin/kubectl build ## Start a local control plane, the webhook registe
 
 clean: clean-tools ## Remove built binaries
 	rm -f bin/harvester-network-webhook
+
+# Hostile input and long runs (issue 13); neither is part of `make test`.
+# `make fuzz` runs every fuzz target of the module for FUZZTIME each; an
+# input that fails is written to the package's testdata/fuzz and replayed by
+# every `go test` after. `make soak` runs SOAK_DURATION of mixed admission
+# traffic through the API server at SOAK_RATE a second with the L1 churn,
+# and reports requests, failures and the live heap every 10 s.
+FUZZTIME ?= 60s
+SOAK_DURATION ?= 30m
+SOAK_RATE ?= 200
+
+.PHONY: fuzz soak
+fuzz: ## Run every fuzz target for FUZZTIME each (default 60s)
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$target"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+soak: tools build ## Soak: SOAK_DURATION (30m) of admissions through the API server at SOAK_RATE/s (200) with the L1 churn
+	$(GO) run ./e2e/bench -scenario L1 -webhook-bin $(WEBHOOK_BIN) -idle 10s -duration 5s \
+	  -soak $(SOAK_DURATION) -soak-rate $(SOAK_RATE) $(if $(OUT),-out $(OUT)) $(BENCH_FLAGS)

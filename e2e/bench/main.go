@@ -56,6 +56,7 @@ type Report struct {
 	AfterLoad     Memory    `json:"after_load"`
 	Latency       []Latency `json:"latency"`
 	Churn         *Churn    `json:"churn,omitempty"`
+	Soak          *Soak     `json:"soak,omitempty"`
 	ProfileDir    string    `json:"profile_dir,omitempty"`
 
 	// With -memory-limit: the process runs in a memory cgroup of that
@@ -81,8 +82,8 @@ type config struct {
 	profileDir                                           string
 	memoryLimit                                          int64
 	gomemlimitFraction                                   float64
-	idle, duration, churn                                time.Duration
-	clients, apiClients, workers                         int
+	idle, duration, churn, soak                          time.Duration
+	clients, apiClients, workers, soakRate               int
 	loadOnly, skipLoad, insecure, foreign                bool
 }
 
@@ -107,6 +108,9 @@ func run() error {
 	flag.DurationVar(&cfg.idle, "idle", 60*time.Second, "idle period between readiness and the steady-state memory reading")
 	flag.DurationVar(&cfg.duration, "duration", 20*time.Second, "length of each latency phase")
 	flag.DurationVar(&cfg.churn, "churn", 0, "after the latency phases, churn the cluster this long (2m in the issue) and report peak RSS; 0 skips")
+	flag.DurationVar(&cfg.soak, "soak", 0, "after the latency phases (and -churn), send -soak-rate admissions a second through the API server "+
+		"for this long with the churn running, sampling requests, failures and live heap every 10 s; 0 skips")
+	flag.IntVar(&cfg.soakRate, "soak-rate", 200, "admissions a second during -soak")
 	flag.IntVar(&cfg.clients, "clients", 50, "concurrent HTTP/2 clients for direct admission")
 	flag.IntVar(&cfg.apiClients, "api-clients", 10, "concurrent clients for admission through the API server")
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent creators while loading")
@@ -399,6 +403,13 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		rep.Churn = &ch
 		prof.heap(ctx, "after-churn")
 	}
+	if cfg.soak > 0 && !cfg.foreign {
+		logf("soak for %s: %d admissions/s through the API server, the churn running", cfg.soak, cfg.soakRate)
+		if rep.Soak, err = soak(ctx, c, s, wh, ops, cfg.soak, cfg.soakRate); err != nil {
+			return nil, err
+		}
+		prof.heap(ctx, "after-soak")
+	}
 	if cg != nil {
 		rep.OOMKills, rep.CgroupPeakBytes, rep.Restarts = cg.oomKills(), cg.peak(), sup.Restarts()
 		for _, l := range rep.Latency {
@@ -468,6 +479,15 @@ func printReport(r *Report) {
 		fmt.Fprintf(w, "churn\t%.0f s: %d VMI updates, %d Secrets, %d errors\n", ch.Seconds, ch.VMIUpdates, ch.SecretsCreated, ch.Errors)
 		fmt.Fprintf(w, "churn peak_rss (sampled)\t%s\n", mib(ch.PeakRSSBytes))
 		fmt.Fprintf(w, "after churn live_heap / rss\t%s / %s\n", mib(ch.After.LiveHeapBytes), mib(ch.After.RSSBytes))
+	}
+	if sk := r.Soak; sk != nil && len(sk.Samples) > 0 {
+		first, last := sk.Samples[0], sk.Samples[len(sk.Samples)-1]
+		fmt.Fprintf(w, "soak\t%.0f s at %d/s: %d requests, %d failures, %d not sent; churn %d VMI updates, %d Secrets, %d errors\n",
+			sk.Seconds, sk.Rate, sk.Requests, sk.Failures, sk.Skipped, sk.Churn.VMIUpdates, sk.Churn.SecretsCreated, sk.Churn.Errors)
+		fmt.Fprintf(w, "soak live_heap first / last sample\t%s (%.0f s) / %s (%.0f s)\n", mib(first.LiveHeapBytes), first.Seconds, mib(last.LiveHeapBytes), last.Seconds)
+		if sk.FirstFailure != "" {
+			fmt.Fprintf(w, "soak first failure\t%s\n", sk.FirstFailure)
+		}
 	}
 	_ = w.Flush()
 	fmt.Println()
