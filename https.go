@@ -25,12 +25,19 @@ const (
 	httpsWriteTimeout = 40 * time.Second
 	httpsIdleTimeout  = 90 * time.Second
 	httpsMaxHeader    = 1 << 20
+	// httpsMaxFrame is the largest HTTP/2 frame a client may send: the
+	// protocol's default, not Go's 1 MiB. Each connection's frame buffer
+	// grows to the largest frame it has read and is kept as long as the
+	// connection lives, which for the API server's is indefinitely: after a
+	// few large reviews over many connections, megabytes stayed live.
+	httpsMaxFrame = 16 << 10
 )
 
 // newHTTPSServer returns the admission server for h, with its limits.
 func newHTTPSServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: httpsReadHeaderTimeout, ReadTimeout: httpsReadTimeout,
-		WriteTimeout: httpsWriteTimeout, IdleTimeout: httpsIdleTimeout, MaxHeaderBytes: httpsMaxHeader}
+		WriteTimeout: httpsWriteTimeout, IdleTimeout: httpsIdleTimeout, MaxHeaderBytes: httpsMaxHeader,
+		HTTP2: &http.HTTP2Config{MaxReadFrameSize: httpsMaxFrame}}
 }
 
 // withClientCAs makes c require client certificates signed by a CA of

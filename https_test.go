@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,11 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	rtmetrics "runtime/metrics"
 	"testing"
 	"time"
 )
@@ -102,4 +106,53 @@ func TestTheHTTPSServerBoundsEveryPhaseOfARequest(t *testing.T) {
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 30*time.Second || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 {
 		t.Errorf("server limits %+v: want read, write (beyond the API server's 30 s) and idle timeouts, and a header limit", s)
 	}
+}
+
+// After a large request, an idle HTTP/2 connection keeps no buffer sized by
+// it: the API server's connections to the webhook live indefinitely, and a
+// client can open many.
+func TestIdleHTTP2ConnectionsKeepNoLargeBuffers(t *testing.T) {
+	const conns, body = 20, 1 << 20
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = newHTTPSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	payload := bytes.Repeat([]byte("x"), body)
+	before := liveHeap()
+	clients := make([]*http.Client, conns)
+	for i := range clients {
+		tr := srv.Client().Transport.(*http.Transport).Clone()
+		clients[i] = &http.Client{Transport: tr}
+		// The second request sends frames as large as the server allows:
+		// the first starts before the server's settings arrive.
+		for range 2 {
+			resp, err := clients[i].Post(srv.URL, "application/octet-stream", bytes.NewReader(payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("answered over %s, want HTTP/2", resp.Proto)
+			}
+		}
+	}
+	grown := liveHeap() - before
+	if grown > 4<<20 {
+		t.Errorf("%d idle connections that each sent %d bytes hold %.1f MiB, want a few KiB each", conns, body, float64(grown)/(1<<20))
+	}
+	for _, c := range clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// liveHeap is the live heap after two collections (pools emptied).
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	rtmetrics.Read(s)
+	return int64(s[0].Value.Uint64())
 }
