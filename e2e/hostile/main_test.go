@@ -65,11 +65,9 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	binary := os.Getenv("WEBHOOK_BIN")
-	if binary == "" {
-		if binary, err = harness.BuildWebhook(ctx, root, tmp); err != nil {
-			return 1, err
-		}
+	binary, err := harness.WebhookBinary(ctx, root, tmp)
+	if err != nil {
+		return 1, err
 	}
 	pki, err := writeClientPKI(tmp)
 	if err != nil {

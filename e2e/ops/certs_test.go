@@ -64,7 +64,7 @@ func TestServingCertificateIsRenewedUnderLoad(t *testing.T) {
 func TestCARotationUnderLoad(t *testing.T) {
 	ctx := t.Context()
 	freshCertSecrets(t)
-	lb, err := harness.NewProxy()
+	lb, err := harness.NewBalancer()
 	if err != nil {
 		t.Fatal(err)
 	}

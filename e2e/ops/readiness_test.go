@@ -19,12 +19,11 @@ const outage = 60 * time.Second
 // changed meanwhile.
 func TestReadinessFollowsTheAPIServer(t *testing.T) {
 	ctx := t.Context()
-	path, err := harness.NewProxy()
+	path, err := harness.StartFaultProxy(strings.TrimPrefix(cp.Config.Host, "https://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = path.Close() }()
-	path.SetBackends([]string{strings.TrimPrefix(cp.Config.Host, "https://")}, nil)
+	defer path.Close()
 	w := startWebhook(t, harness.WebhookOptions{Kubeconfig: kubeconfigVia(t, path.Addr)}, "--watch-failure-grace", "5s")
 	if err := harness.WaitAdmitting(ctx, client, "tenant"); err != nil {
 		t.Fatal(err)
@@ -35,7 +34,7 @@ func TestReadinessFollowsTheAPIServer(t *testing.T) {
 	}
 	defer func() { _ = client.Delete(ctx, vlan100) }()
 
-	path.Cut()
+	path.Pause()
 	cut := time.Now()
 	harness.WaitFor(t, 30*time.Second, "unready while the API server is out of reach", func() error {
 		code, body := readyz(t, w)
@@ -59,7 +58,9 @@ func TestReadinessFollowsTheAPIServer(t *testing.T) {
 	defer func() { _ = client.Delete(ctx, vmi) }()
 	time.Sleep(time.Until(cut.Add(outage)))
 
-	path.Restore()
+	if err := path.Resume(); err != nil {
+		t.Fatal(err)
+	}
 	restored := time.Now()
 	harness.WaitFor(t, 60*time.Second, "ready again once the API server is back", func() error {
 		if code, body := readyz(t, w); code != http.StatusOK {

@@ -18,7 +18,7 @@ const drain = "2s"
 // started again, then the other. No request fails.
 func TestRollingRestartLosesNoRequest(t *testing.T) {
 	ctx := t.Context()
-	lb, err := harness.NewProxy()
+	lb, err := harness.NewBalancer()
 	if err != nil {
 		t.Fatal(err)
 	}

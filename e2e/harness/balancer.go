@@ -9,18 +9,18 @@ import (
 	"time"
 )
 
-// Proxy forwards TCP connections on a loopback port to backends: the local
-// stand-in for a Service in front of webhook replicas (a backend whose
-// readiness URL fails gets no new connections, as an endpoint leaves a
-// Service), or for a network path to the API server that can be cut.
-type Proxy struct {
+// Balancer forwards TCP connections on a loopback port to backends, round
+// robin: the local stand-in for a Service in front of webhook replicas. A
+// backend whose readiness URL fails gets no new connections, as an endpoint
+// leaves a Service. (FaultProxy is the path to the API server that tests
+// slow down or cut.)
+type Balancer struct {
 	ln   net.Listener
 	Addr string // host:port clients dial
 
 	mu       sync.Mutex
 	backends []*backend
 	next     int
-	down     bool
 	conns    map[net.Conn]struct{}
 	wg       sync.WaitGroup
 	stopping chan struct{}
@@ -32,13 +32,13 @@ type backend struct {
 	healthy bool
 }
 
-// NewProxy listens on a free loopback port.
-func NewProxy() (*Proxy, error) {
+// NewBalancer listens on a free loopback port.
+func NewBalancer() (*Balancer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, Addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, stopping: make(chan struct{})}
+	p := &Balancer{ln: ln, Addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, stopping: make(chan struct{})}
 	p.wg.Go(p.accept)
 	p.wg.Go(p.probe)
 	return p, nil
@@ -47,7 +47,7 @@ func NewProxy() (*Proxy, error) {
 // SetBackends replaces the backends. readyz, if not "", is polled every
 // 100 ms; only backends whose last answer was 200 get new connections.
 // Connections already open stay with their backend.
-func (p *Proxy) SetBackends(addrs []string, readyz []string) {
+func (p *Balancer) SetBackends(addrs []string, readyz []string) {
 	bs := make([]*backend, len(addrs))
 	for i, a := range addrs {
 		bs[i] = &backend{addr: a}
@@ -61,34 +61,20 @@ func (p *Proxy) SetBackends(addrs []string, readyz []string) {
 	p.mu.Unlock()
 }
 
-// Cut closes every open connection and, until Restore, closes new ones at
-// once: the path to the backends is gone.
-func (p *Proxy) Cut() {
+// Close stops the balancer and closes every connection.
+func (p *Balancer) Close() error {
+	close(p.stopping)
+	err := p.ln.Close()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
 	for c := range p.conns {
 		_ = c.Close()
 	}
-}
-
-// Restore undoes Cut.
-func (p *Proxy) Restore() {
-	p.mu.Lock()
-	p.down = false
 	p.mu.Unlock()
-}
-
-// Close stops the proxy and closes every connection.
-func (p *Proxy) Close() error {
-	close(p.stopping)
-	err := p.ln.Close()
-	p.Cut()
 	p.wg.Wait()
 	return err
 }
 
-func (p *Proxy) accept() {
+func (p *Balancer) accept() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -99,7 +85,7 @@ func (p *Proxy) accept() {
 }
 
 // pick returns the next healthy backend, round robin, or "".
-func (p *Proxy) pick() string {
+func (p *Balancer) pick() string {
 	for range p.backends {
 		b := p.backends[p.next%len(p.backends)]
 		p.next++
@@ -110,12 +96,9 @@ func (p *Proxy) pick() string {
 	return ""
 }
 
-func (p *Proxy) forward(client net.Conn) {
+func (p *Balancer) forward(client net.Conn) {
 	p.mu.Lock()
-	addr := ""
-	if !p.down {
-		addr = p.pick()
-	}
+	addr := p.pick()
 	p.mu.Unlock()
 	if addr == "" {
 		_ = client.Close()
@@ -127,12 +110,6 @@ func (p *Proxy) forward(client net.Conn) {
 		return
 	}
 	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		_ = client.Close()
-		_ = server.Close()
-		return
-	}
 	p.conns[client], p.conns[server] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	var once sync.WaitGroup
@@ -155,7 +132,7 @@ func (p *Proxy) forward(client net.Conn) {
 }
 
 // probe polls the backends' readiness URLs.
-func (p *Proxy) probe() {
+func (p *Balancer) probe() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
