@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -68,6 +69,9 @@ type Server struct {
 	slots chan struct{}
 	// bytes bounds the bodies held, slot or not.
 	bytes *byteBudget
+	// inFlight counts the reviews being answered, from the first byte read
+	// to the answer written.
+	inFlight atomic.Int64
 }
 
 // NewServer builds the handler table for cfg.Profile.
@@ -87,8 +91,9 @@ func NewServer(cfg Config) *Server {
 		slots: make(chan struct{}, cfg.MaxInFlight), bytes: &byteBudget{limit: cfg.MaxInFlightBytes}}
 }
 
-// InFlight returns the reviews holding a slot now.
-func (s *Server) InFlight() int { return len(s.slots) }
+// InFlight returns the reviews being answered now, their bodies being read
+// included.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
 
 // Routes mounts the two webhook paths on r.
 func (s *Server) Routes(r chi.Router) {
@@ -99,6 +104,8 @@ func (s *Server) Routes(r chi.Router) {
 func (s *Server) serve(webhook string, routes []route) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
 		deadline := reviewDeadline(req, start)
 		ctx, cancel := context.WithDeadline(req.Context(), deadline)
 		defer cancel()
