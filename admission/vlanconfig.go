@@ -282,7 +282,7 @@ func checkOverlap(ctx context.Context, r *Request, vc *v1beta1.VlanConfig, nodes
 	for n, node := range sorted {
 		names[n] = vlanStatusName(vc.Spec.ClusterNetwork, node)
 	}
-	statuses, errs := lookupAll(ctx, names, r.Store.VlanStatus)
+	statuses, errs := r.Store.VlanStatusesNamed(ctx, names)
 	var overlapped []string
 	for n, node := range sorted {
 		if apierrors.IsNotFound(errs[n]) {

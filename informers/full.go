@@ -38,6 +38,36 @@ func (i *Informers) VlanStatus(ctx context.Context, name string) (*VlanStatus, e
 	return v.(*VlanStatus), nil
 }
 
+// VlanStatusesNamed implements Store: the cached ones come from the LRU,
+// the misses are fetched together (fetchAll).
+func (i *Informers) VlanStatusesNamed(ctx context.Context, names []string) ([]*VlanStatus, []error) {
+	out, errs := make([]*VlanStatus, len(names)), make([]error, len(names))
+	ki := i.informer(KindVlanStatus)
+	if ki == nil {
+		for n := range names {
+			errs[n] = fmt.Errorf("internal error: kind %s is not watched", KindVlanStatus)
+		}
+		return out, errs
+	}
+	var metas []metav1.Object
+	var at []int // names' index of each of metas
+	for n, name := range names {
+		m, ok := ki.get("", name)
+		if !ok {
+			errs[n] = apierrors.NewNotFound(ki.kind.GVR.GroupResource(), name)
+			continue
+		}
+		metas, at = append(metas, m), append(at, n)
+	}
+	values, fetchErrs := i.fetchAll(ctx, ki, metas, decodeVlanStatus)
+	for k, n := range at {
+		if errs[n] = fetchErrs[k]; errs[n] == nil {
+			out[n] = values[k].(*VlanStatus)
+		}
+	}
+	return out, errs
+}
+
 // VlanConfigs implements Store. A VlanConfig deleted between the label lookup
 // and its fetch is left out.
 func (i *Informers) VlanConfigs(ctx context.Context, clusterNetwork string) ([]*VlanConfig, error) {
@@ -93,12 +123,12 @@ func fetchSelected[T any](ctx context.Context, i *Informers, kind, namespace str
 	return out, nil
 }
 
-// fetchConcurrency bounds the GETs one lookup runs at once: a few misses
+// FetchConcurrency bounds the GETs one lookup runs at once: a few misses
 // cost one round trip to the API server rather than one each, and one
 // review does not take the client's whole burst.
-const fetchConcurrency = 4
+const FetchConcurrency = 4
 
-// fetchAll fetches every object of metas, at most fetchConcurrency GETs at
+// fetchAll fetches every object of metas, at most FetchConcurrency GETs at
 // a time, and returns the values and errors in metas' order.
 func (i *Informers) fetchAll(ctx context.Context, ki *kindInformer, metas []metav1.Object, decode decodeFunc) ([]any, []error) {
 	values, errs := make([]any, len(metas)), make([]error, len(metas))
@@ -116,7 +146,7 @@ func (i *Informers) fetchAll(ctx context.Context, ki *kindInformer, metas []meta
 		return values, errs
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, fetchConcurrency)
+	sem := make(chan struct{}, FetchConcurrency)
 	for _, n := range misses {
 		sem <- struct{}{}
 		wg.Go(func() {

@@ -36,6 +36,11 @@ type Store interface {
 	// vlanstatuses.network.harvesterhci.io.
 	VlanStatus(ctx context.Context, name string) (*VlanStatus, error)
 
+	// VlanStatusesNamed returns the VlanStatuses of names, in order, each
+	// with its error (NotFound as VlanStatus gives it); those not in the
+	// LRU are fetched together, a few GETs at a time.
+	VlanStatusesNamed(ctx context.Context, names []string) ([]*VlanStatus, []error)
+
 	// VlanStatusNames returns the names of the VlanStatuses whose label
 	// labelKey equals value (for example network.harvesterhci.io/vlanconfig).
 	VlanStatusNames(labelKey, value string) []string

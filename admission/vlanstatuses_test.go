@@ -43,8 +43,8 @@ func TestOneVlanStatusPerNodeIsFetchedConcurrently(t *testing.T) {
 	if resp.Allowed || resp.Result.Message != want {
 		t.Errorf("answer %+v, want %q", resp.Result, want)
 	}
-	if p := c.PeakGets(); p != lookupConcurrency {
-		t.Errorf("%d GETs at once, want %d", p, lookupConcurrency)
+	if p := c.PeakGets(); p != informers.FetchConcurrency {
+		t.Errorf("%d GETs at once, want %d", p, informers.FetchConcurrency)
 	}
 	if took > nodes*delay/2 {
 		t.Errorf("%d VlanStatuses of %s each took %s", nodes, delay, took)
