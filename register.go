@@ -12,13 +12,13 @@ import (
 	"go.uber.org/zap"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
+	"github.com/lowmem/harvester-network-webhook/internal/byname"
 )
 
 // fieldManager owns, through server-side apply, the fields of the webhook
@@ -98,29 +98,13 @@ func (r *registrar) run(ctx context.Context) error {
 // its events signals drift.
 func watchByName[T, L runtime.Object](ctx context.Context, client configClient[T, L], name string, example runtime.Object,
 	drift chan<- struct{}) cache.SharedInformer {
-	byName := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = byName
-			return client.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = byName
-			return client.Watch(ctx, o)
-		},
-	}
-	inf := cache.NewSharedInformer(cache.ToListWatcherWithWatchListSemantics(lw, plainListWatch{}), example, 0)
-	signal := func() {
+	inf := cache.NewSharedInformer(cache.ToListWatcherWithWatchListSemantics(byname.ListWatch[L](client, name), plainListWatch{}), example, 0)
+	_, _ = inf.AddEventHandler(byname.OnChange(func() {
 		select {
 		case drift <- struct{}{}:
 		default:
 		}
-	}
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { signal() },
-		UpdateFunc: func(any, any) { signal() },
-		DeleteFunc: func(any) { signal() },
-	})
+	}))
 	go inf.RunWithContext(ctx)
 	return inf
 }

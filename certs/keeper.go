@@ -14,10 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/lowmem/harvester-network-webhook/internal/byname"
 )
 
 // Bounds of the wait between two passes, whatever the renewal windows.
@@ -84,22 +83,9 @@ func newKeeper(secrets SecretClient, opts Options) (*Keeper, error) {
 // selector keeps every other Secret out of the process, and the API server
 // can authorise the list and watch by resourceNames.
 func (k *Keeper) newInformer(secrets WatchableSecretClient, name string) (cache.SharedIndexInformer, error) {
-	selector := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = selector
-			return secrets.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = selector
-			return secrets.Watch(ctx, o)
-		},
-	}
+	lw := byname.ListWatch[*corev1.SecretList](secrets, name)
 	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, secrets), &corev1.Secret{}, 0, cache.Indexers{})
-	poke := func(any) { k.poke() }
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: poke, UpdateFunc: func(_, _ any) { k.poke() }, DeleteFunc: poke,
-	}); err != nil {
+	if _, err := inf.AddEventHandler(byname.OnChange(k.poke)); err != nil {
 		return nil, err
 	}
 	if err := inf.SetWatchErrorHandlerWithContext(k.watchErrorHandler(name)); err != nil {
