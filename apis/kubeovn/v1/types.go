@@ -13,12 +13,14 @@ import (
 	"math/big"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	objectmeta "github.com/lowmem/harvester-network-webhook/apis/meta/v1"
 )
 
 // Subnet is a kube-ovn logical switch (cluster scoped).
 type Subnet struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata"`
+	metav1.TypeMeta       `json:",inline"`
+	objectmeta.ObjectMeta `json:"metadata"`
 
 	Spec   SubnetSpec   `json:"spec"`
 	Status SubnetStatus `json:"status"`

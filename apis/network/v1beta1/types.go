@@ -6,13 +6,15 @@ import (
 	"net"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	objectmeta "github.com/lowmem/harvester-network-webhook/apis/meta/v1"
 )
 
 // ClusterNetwork is a Harvester cluster network (an uplink bridge <name>-br).
 type ClusterNetwork struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Status            ClusterNetworkStatus `json:"status,omitempty"`
+	metav1.TypeMeta       `json:",inline"`
+	objectmeta.ObjectMeta `json:"metadata,omitempty"`
+	Status                ClusterNetworkStatus `json:"status,omitempty"`
 }
 
 // ClusterNetworkStatus is the status of a ClusterNetwork.
@@ -28,9 +30,9 @@ type Condition struct {
 
 // VlanConfig attaches the nodes its selector matches to a ClusterNetwork.
 type VlanConfig struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              VlanConfigSpec `json:"spec"`
+	metav1.TypeMeta       `json:",inline"`
+	objectmeta.ObjectMeta `json:"metadata,omitempty"`
+	Spec                  VlanConfigSpec `json:"spec"`
 }
 
 // VlanConfigSpec has every field of upstream's spec, so that "spec unchanged"
@@ -69,9 +71,9 @@ type BondMode string
 // HostNetworkConfig gives nodes an IP address on a VLAN of a cluster network
 // (v1.8 and later).
 type HostNetworkConfig struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              HostNetworkConfigSpec `json:"spec"`
+	metav1.TypeMeta       `json:",inline"`
+	objectmeta.ObjectMeta `json:"metadata,omitempty"`
+	Spec                  HostNetworkConfigSpec `json:"spec"`
 }
 
 // HostNetworkConfigSpec is the spec of a HostNetworkConfig.
