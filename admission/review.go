@@ -60,13 +60,14 @@ type Server struct {
 	cfg        Config
 	validation []route
 	mutation   []route
-	// slots is the in-flight semaphore. The work is CPU-bound, so letting
-	// every connection's review run at once gains no throughput, but each
-	// holds its decoded objects and its answer (a VlanConfig denial naming
-	// thousands of VMs allocates half a megabyte): fifty at once were the
-	// peak of the process's RSS. A review takes a slot only once its body
-	// is read, so slow clients hold none.
-	slots chan struct{}
+	// work runs at most MaxInFlight reviews at once. The work is
+	// CPU-bound, so letting every connection's review run at once gains no
+	// throughput, but each holds its decoded objects and its answer (a
+	// VlanConfig denial naming thousands of VMs allocates half a
+	// megabyte): fifty at once were the peak of the process's RSS. A
+	// review is handed to a worker only once its body is read, so slow
+	// clients hold none.
+	work *workers
 	// bytes bounds the bodies held, slot or not.
 	bytes *byteBudget
 	// inFlight counts the reviews being answered, from the first byte read
@@ -88,7 +89,7 @@ func NewServer(cfg Config) *Server {
 	// The largest review must fit, or it could never be answered.
 	cfg.MaxInFlightBytes = max(cfg.MaxInFlightBytes, maxBodyBytes+1+smallReserveBytes)
 	return &Server{cfg: cfg, validation: validationRoutes(cfg.Profile), mutation: mutationRoutes(cfg.Profile),
-		slots: make(chan struct{}, cfg.MaxInFlight), bytes: &byteBudget{limit: cfg.MaxInFlightBytes}}
+		work: newWorkers(cfg.MaxInFlight), bytes: &byteBudget{limit: cfg.MaxInFlightBytes}}
 }
 
 // InFlight returns the reviews being answered now, their bodies being read
@@ -109,34 +110,61 @@ func (s *Server) serve(webhook string, routes []route) http.HandlerFunc {
 		deadline := reviewDeadline(req, start)
 		ctx, cancel := context.WithDeadline(req.Context(), deadline)
 		defer cancel()
-		review, release, status, err := s.readReview(w, req, deadline)
+		if err := checkContentType(req); err != nil {
+			s.reject(w, webhook, http.StatusUnsupportedMediaType, err, start)
+			return
+		}
+		body, release, status, err := s.readBody(w, req, deadline)
 		if err != nil {
 			s.reject(w, webhook, status, err, start)
 			return
 		}
 		defer release()
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-ctx.Done():
+		var a outcome
+		if !s.work.do(ctx, func() { a = s.decide(ctx, webhook, routes, body) }) {
 			if req.Context().Err() == nil { // else the caller is gone
 				s.reject(w, webhook, http.StatusServiceUnavailable, errors.New("no in-flight slot was free before the review's deadline"), start)
 			}
 			return
 		}
-		ar := review.Request
-		resp := s.admit(ctx, webhook, routes, ar)
-		review.Response = resp
-		review.Request = nil // the API server reads only the response
-		body, err := json.Marshal(review)
-		if err != nil {
-			http.Error(w, "encode admission review: "+err.Error(), http.StatusInternalServerError)
-			return
+		switch {
+		case a.status != 0:
+			s.reject(w, webhook, a.status, a.err, start)
+		case a.err != nil:
+			http.Error(w, a.err.Error(), http.StatusInternalServerError)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(a.body)
+			s.observe(webhook, a.kind, a.operation, a.result, start)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-		s.observe(webhook, s.kindLabel(ar.Kind.Kind), operationLabel(ar.Operation), result(resp), start)
 	}
+}
+
+// outcome is a review's outcome: the encoded AdmissionReview and its metric
+// labels, or an error to answer with status (an unreadable review), or an
+// encoding error without one.
+type outcome struct {
+	body                    []byte
+	kind, operation, result string
+	status                  int
+	err                     error
+}
+
+// decide decodes body, decides the review and encodes the response.
+func (s *Server) decide(ctx context.Context, webhook string, routes []route, body []byte) outcome {
+	review, err := decodeReview(body)
+	if err != nil {
+		return outcome{status: http.StatusBadRequest, err: err}
+	}
+	ar := review.Request
+	resp := s.admit(ctx, webhook, routes, ar)
+	review.Response = resp
+	review.Request = nil // the API server reads only the response
+	out, err := json.Marshal(review)
+	if err != nil {
+		return outcome{err: fmt.Errorf("encode admission review: %w", err)}
+	}
+	return outcome{body: out, kind: s.kindLabel(ar.Kind.Kind), operation: operationLabel(ar.Operation), result: result(resp)}
 }
 
 // reject answers a review that could not be read with an HTTP error whose
@@ -187,26 +215,14 @@ func result(resp *admissionv1.AdmissionResponse) string {
 	}
 }
 
-// readReview reads and decodes an admission.k8s.io v1 or v1beta1 review;
-// the two share their JSON shape. On success the caller must call release
-// once the answer is written. The error comes with the HTTP status to
-// answer.
-func (s *Server) readReview(w http.ResponseWriter, req *http.Request, deadline time.Time) (_ *admissionv1.AdmissionReview, release func(), status int, err error) {
+// checkContentType refuses a body that is not JSON; none said is JSON.
+func checkContentType(req *http.Request) error {
 	if ct := req.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not application/json", quote(ct))
+			return fmt.Errorf("content type %q is not application/json", quote(ct))
 		}
 	}
-	body, release, status, err := s.readBody(w, req, deadline)
-	if err != nil {
-		return nil, nil, status, err
-	}
-	review, err := decodeReview(body)
-	if err != nil {
-		release()
-		return nil, nil, http.StatusBadRequest, err
-	}
-	return review, release, 0, nil
+	return nil
 }
 
 func decodeReview(body []byte) (*admissionv1.AdmissionReview, error) {

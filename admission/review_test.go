@@ -229,7 +229,7 @@ func TestReviewsWaitForAnInFlightSlot(t *testing.T) {
 	r := chi.NewRouter()
 	s.Routes(r)
 	body := reviewFor(t, "admission.k8s.io/v1", admissionv1.Delete, "", nad("default", "unused", dataLabels, "{}", vlan100Config))
-	s.slots <- struct{}{} // the one slot is taken
+	s.work.slots <- struct{}{} // the one slot is taken
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -248,7 +248,7 @@ func TestReviewsWaitForAnInFlightSlot(t *testing.T) {
 		t.Fatalf("answered while no slot was free: HTTP %d", rec.Code)
 	case <-time.After(100 * time.Millisecond):
 	}
-	<-s.slots
+	<-s.work.slots
 	if rec := <-done; rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"allowed":true`) {
 		t.Errorf("after the slot was freed: HTTP %d %s", rec.Code, rec.Body.String())
 	}
