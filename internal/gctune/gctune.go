@@ -26,17 +26,21 @@ const DefaultHeadroom = 16 << 20
 // slowly; a stale percent for a second costs nothing.
 const Interval = time.Second
 
-// maxPercent bounds the percent set while the live heap is near zero (at
-// start, before the caches fill).
-const maxPercent = 10000
+// heapMinimum is the runtime's smallest heap goal at GOGC=100; it scales
+// with GOGC.
+const heapMinimum = 4 << 20
 
 // Percent is the GOGC that puts the heap goal at live+headroom, or at twice
-// live, whichever is larger.
+// live, whichever is larger. The runtime's minimum goal scales with GOGC,
+// so the percent stops where that minimum reaches the headroom: with a live
+// heap near zero (at start, before any collection) the goal is the
+// headroom, not a hundred times it.
 func Percent(live, headroom uint64) int {
-	if live == 0 || headroom/live >= maxPercent/100 {
-		return maxPercent
+	most := max(100, headroom*100/heapMinimum)
+	if live == 0 || headroom/live >= most/100 {
+		return int(most)
 	}
-	return max(100, int(headroom*100/live))
+	return int(max(100, headroom*100/live))
 }
 
 // Start sets GOGC from the live heap now and then every Interval until

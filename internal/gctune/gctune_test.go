@@ -14,11 +14,17 @@ func TestPercentPutsTheGoalAtLivePlusHeadroom(t *testing.T) {
 		want           int
 	}{
 		{live: 4 * mib, headroom: 16 * mib, want: 400}, // goal 20 MiB
-		{live: 3 * mib, headroom: 16 * mib, want: 533},
+		{live: 5 * mib, headroom: 16 * mib, want: 320}, // goal 21 MiB
 		{live: 16 * mib, headroom: 16 * mib, want: 100},
 		{live: 40 * mib, headroom: 16 * mib, want: 100}, // never below Go's default
-		{live: 0, headroom: 16 * mib, want: maxPercent},
-		{live: 1 << 10, headroom: 16 * mib, want: maxPercent},
+		// Below 4 MiB live, the runtime's minimum goal (4 MiB at 100)
+		// reaches the headroom first: 400 gives a 16 MiB goal.
+		{live: 3 * mib, headroom: 16 * mib, want: 400},
+		{live: 0, headroom: 16 * mib, want: 400},
+		{live: 1 << 10, headroom: 16 * mib, want: 400},
+		{live: 0, headroom: 64 * mib, want: 1600},
+		{live: 0, headroom: 1 * mib, want: 100},
+		{live: 10 * mib, headroom: 1 * mib, want: 100},
 	} {
 		if got := Percent(c.live, c.headroom); got != c.want {
 			t.Errorf("Percent(%d, %d) = %d, want %d", c.live, c.headroom, got, c.want)
@@ -30,10 +36,11 @@ func TestStartSetsThePercentAndRestoresIt(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(before)
 	ctx, cancel := context.WithCancel(context.Background())
-	// A headroom far above any live heap: the percent is the cap.
-	done := Start(ctx, 1<<50)
-	if got := gogc(); got != maxPercent {
-		t.Errorf("after Start: GOGC %d, want %d", got, maxPercent)
+	// A headroom far above any test's live heap: the percent is the cap.
+	const headroom = 1 << 40
+	done := Start(ctx, headroom)
+	if got, want := gogc(), Percent(0, headroom); got != want {
+		t.Errorf("after Start: GOGC %d, want %d", got, want)
 	}
 	cancel()
 	<-done
