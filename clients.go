@@ -9,9 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+
+	"github.com/lowmem/harvester-network-webhook/internal/typed"
 )
 
 // clientSet holds every client the process uses. The typed ones are built on
@@ -21,9 +22,9 @@ import (
 type clientSet struct {
 	metadata metadata.Interface
 	dynamic  dynamic.Interface
-	secrets  *gentype.ClientWithList[*corev1.Secret, *corev1.SecretList]
-	vwc      *gentype.ClientWithList[*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfigurationList]
-	mwc      *gentype.ClientWithList[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]
+	secrets  *typed.Client[*corev1.Secret, *corev1.SecretList]
+	vwc      *typed.Client[*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfigurationList]
+	mwc      *typed.Client[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]
 }
 
 // The client-side rate limit of the metadata and dynamic clients, which
@@ -67,17 +68,17 @@ func newClients(cfg *rest.Config, namespace string) (*clientSet, error) {
 	return &clientSet{
 		metadata: meta,
 		dynamic:  dyn,
-		secrets: gentype.NewClientWithList("secrets", core, params, namespace,
+		secrets: typed.New("secrets", core, params, namespace,
 			func() *corev1.Secret { return &corev1.Secret{} },
 			func() *corev1.SecretList { return &corev1.SecretList{} }),
-		vwc: gentype.NewClientWithList("validatingwebhookconfigurations", reg, params, "",
+		vwc: typed.New("validatingwebhookconfigurations", reg, params, "",
 			func() *admissionregistrationv1.ValidatingWebhookConfiguration {
 				return &admissionregistrationv1.ValidatingWebhookConfiguration{}
 			},
 			func() *admissionregistrationv1.ValidatingWebhookConfigurationList {
 				return &admissionregistrationv1.ValidatingWebhookConfigurationList{}
 			}),
-		mwc: gentype.NewClientWithList("mutatingwebhookconfigurations", reg, params, "",
+		mwc: typed.New("mutatingwebhookconfigurations", reg, params, "",
 			func() *admissionregistrationv1.MutatingWebhookConfiguration {
 				return &admissionregistrationv1.MutatingWebhookConfiguration{}
 			},

@@ -18,15 +18,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/gentype"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/lowmem/harvester-network-webhook/internal/typed"
 )
 
-// The clients the webhook has: the gentype client of clients.go (once it
-// lists) and client-go's typed one.
+// The clients the webhook has: the typed client of clients.go, and
+// client-go's.
 var (
-	_ WatchableSecretClient = (*gentype.ClientWithList[*corev1.Secret, *corev1.SecretList])(nil)
+	_ WatchableSecretClient = (*typed.Client[*corev1.Secret, *corev1.SecretList])(nil)
 	_ WatchableSecretClient = corev1client.SecretInterface(nil)
 )
 
