@@ -5,10 +5,12 @@
 # MEMORY_LIMIT=256Mi runs the webhook in a memory cgroup of that limit, with
 # GOMEMLIMIT at 90% of it (BENCH_FLAGS=-gomemlimit-fraction 0: unset, as upstream's chart
 # leaves it), restarting it after an OOM kill as the kubelet would.
-# CPU_LIMIT=200m runs the webhook under that CPU quota as the kubelet applies
-# a container's limit (CFS quota per 100 ms period); it combines with
-# MEMORY_LIMIT. Each phase reports the webhook's CPU per review and the
-# bench's own CPU.
+# CPU_LIMIT=200m runs the webhook, and the floor it is compared with, under
+# that CPU quota as the kubelet applies a container's limit (CFS quota per
+# 100 ms period); it combines with MEMORY_LIMIT. Each phase reports the
+# webhook's CPU per review and the bench's own CPU; each direct phase is
+# repeated against the floor, a bare HTTPS server that only decodes the
+# review (BENCH_FLAGS=-skip-floor skips it).
 SCENARIO ?= L1
 WEBHOOK_BIN ?= bin/harvester-network-webhook
 OUT ?=

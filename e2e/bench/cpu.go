@@ -81,6 +81,14 @@ func microsPer(seconds float64, requests int) float64 {
 	return seconds * 1e6 / float64(requests)
 }
 
+// ratio is ours over floor, or -1 when either is unknown.
+func ratio(ours, floor float64) float64 {
+	if ours < 0 || floor <= 0 {
+		return -1
+	}
+	return ours / floor
+}
+
 // cpuShare is CPU seconds over wall seconds as a share of cores cores.
 func cpuShare(cpu, wall float64, cores int) float64 {
 	if cpu < 0 || wall <= 0 {

@@ -93,6 +93,9 @@ func TestCPUArithmetic(t *testing.T) {
 		{"0.5 s over 1000 reviews", microsPer(0.5, 1000), 500},
 		{"no reviews", microsPer(0.5, 0), -1},
 		{"unknown CPU", microsPer(-1, 1000), -1},
+		{"twice the floor", ratio(500, 250), 2},
+		{"unknown floor", ratio(500, -1), -1},
+		{"unknown ours", ratio(-1, 250), -1},
 		{"1 s in 5 s of 2 cores", cpuShare(1, 5, 2), 0.1},
 		{"no wall time", cpuShare(1, 0, 2), -1},
 	} {

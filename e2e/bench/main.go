@@ -8,7 +8,9 @@
 // an idle period, and admission latency and throughput, direct to the
 // webhook and through the API server. The report is a table on stdout and
 // JSON in -out. Numbers are figures, not assertions. Each latency phase
-// also reports the webhook's CPU per review and the bench's own CPU.
+// also reports the server's CPU per review and the bench's own CPU; each
+// direct phase is repeated against the floor (floor.go), a bare server
+// that only decodes the review, for the ratio of the two.
 //
 // The cluster is a local etcd and kube-apiserver from bin/ (kept in
 // -workdir when given, so a second run reuses the load), or the cluster of
@@ -64,7 +66,7 @@ type Report struct {
 
 	// With -memory-limit: the process runs in a memory cgroup of that
 	// limit with GOMEMLIMIT at gomemlimit_fraction of it. With -cpu-limit:
-	// it runs under a CFS quota of that limit, and the
+	// it (and the floor) run under a CFS quota of that limit, and the
 	// periods are its cgroup's over the run. With either, it is restarted
 	// after it dies; failed_requests is the sum of the phases' conn_errors.
 	// All 0 without a limit.
@@ -96,11 +98,17 @@ type config struct {
 	gomemlimitFraction                                   float64
 	idle, duration, churn, soak                          time.Duration
 	clients, apiClients, workers, soakRate               int
-	loadOnly, skipLoad, insecure, foreign                bool
+	loadOnly, skipLoad, skipFloor, insecure, foreign     bool
 }
 
 func main() {
-	if err := run(); err != nil {
+	var err error
+	if len(os.Args) == 3 && os.Args[1] == floorCommand {
+		err = serveFloor(os.Args[2])
+	} else {
+		err = run()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -128,6 +136,7 @@ func run() error {
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent creators while loading")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "load the scenario and stop (useful with -workdir or E2E_KUBECONFIG)")
 	flag.BoolVar(&cfg.skipLoad, "skip-load", false, "measure without loading")
+	flag.BoolVar(&cfg.skipFloor, "skip-floor", false, "do not repeat each direct phase against the floor, a bare HTTPS server that only decodes the review")
 	flag.BoolVar(&cfg.foreign, "foreign", false, "the binary is configured the upstream way (environment only, no health port, registered by Service): measure memory and direct latency, skip the API server phases")
 	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "save the webhook's pprof profiles here (heap when steady and after the latency phases, CPU of each direct phase); "+
@@ -135,7 +144,7 @@ func run() error {
 	flag.Float64Var(&cfg.gomemlimitFraction, "gomemlimit-fraction", defaultGOMEMLIMITFraction,
 		"with -memory-limit, set GOMEMLIMIT to this fraction of it; 0 leaves GOMEMLIMIT unset, as upstream's chart does")
 	memoryLimit := flag.String("memory-limit", os.Getenv("MEMORY_LIMIT"), "run the webhook in a memory cgroup of this limit (Kubernetes quantity, e.g. 256Mi; env MEMORY_LIMIT) and restart it when it dies; empty: no limit")
-	cpuLimit := flag.String("cpu-limit", os.Getenv("CPU_LIMIT"), "run the webhook under a CPU quota of this limit as the kubelet applies it (Kubernetes quantity, e.g. 200m; env CPU_LIMIT), "+
+	cpuLimit := flag.String("cpu-limit", os.Getenv("CPU_LIMIT"), "run the webhook and the floor under a CPU quota of this limit as the kubelet applies it (Kubernetes quantity, e.g. 200m; env CPU_LIMIT), "+
 		"restarting the webhook when it dies; empty: no limit")
 	flag.Parse()
 	if cfg.profileDir != "" && cfg.foreign {
@@ -381,6 +390,13 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 	if err != nil {
 		return nil, err
 	}
+	var floor *floorServer
+	if !cfg.skipFloor {
+		if floor, err = startFloor(cfg.cpuLimit); err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, floor.stop()) }()
+	}
 	clock := cpuClock(cg, wh.Pid)
 	for _, op := range ops {
 		want, err := learn(ctx, op.direct(direct))
@@ -403,6 +419,14 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		})
 		l.PeakRSSBytes = peak()
 		profiled()
+		if floor != nil {
+			logf("floor %s with %d clients for %s", op.name, cfg.clients, cfg.duration)
+			fl := withCPU(cpuClock(floor.cg, floor.pid), func() Latency {
+				return hammerDirect(ctx, op.name, "floor", floor.client(), cfg.clients, cfg.duration, decision{allowed: true}, op.direct)
+			})
+			fl.PeakRSSBytes = -1
+			l.Floor, l.FloorRatio = &fl, ratio(l.CPUMicrosPerReview, fl.CPUMicrosPerReview)
+		}
 		rep.Latency = append(rep.Latency, l)
 	}
 	for _, op := range ops {
@@ -510,7 +534,7 @@ func printReport(r *Report) {
 		fmt.Fprintf(w, "cgroup peak / oom kills\t%s / %d\n", mib(r.CgroupPeakBytes), r.OOMKills)
 	}
 	if r.CPULimitMillis > 0 {
-		fmt.Fprintf(w, "CPU limit\t%dm: CFS quota %d µs per %d µs; throttled in %d of %d periods\n",
+		fmt.Fprintf(w, "CPU limit (webhook and floor)\t%dm: CFS quota %d µs per %d µs; throttled in %d of %d periods\n",
 			r.CPULimitMillis, cfsQuota(r.CPULimitMillis), cfsPeriodMicros, r.CPUThrottledPeriods, r.CPUPeriods)
 	}
 	if r.MemoryLimitBytes > 0 || r.CPULimitMillis > 0 {
@@ -534,18 +558,25 @@ func printReport(r *Report) {
 	fmt.Println()
 	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\tpeak RSS\t"+
-		"CPU s\tcores\tCPU µs/review\tclient CPU s\tclient/%d cores\t\n", r.Cores)
+		"CPU s\tcores\tCPU µs/review\t×floor\tclient CPU s\tclient/%d cores\t\n", r.Cores)
 	for _, l := range r.Latency {
 		latencyRow(w, l)
+		if l.Floor != nil {
+			latencyRow(w, *l.Floor)
+		}
 	}
 	_ = w.Flush()
-	fmt.Println("cores: the webhook's CPU over the phase's wall time")
+	fmt.Println("cores: the server's CPU over the phase's wall time; ×floor: CPU µs/review over the floor's (the floor row below it)")
 }
 
 func latencyRow(w io.Writer, l Latency) {
-	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+	vsFloor := "-"
+	if l.Floor != nil {
+		vsFloor = figure(l.FloorRatio, 2)
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 		l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.ConnErrors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput, mib(l.PeakRSSBytes),
-		figure(l.CPUSeconds, 2), figure(cpuShare(l.CPUSeconds, l.Seconds, 1), 2), figure(l.CPUMicrosPerReview, 0),
+		figure(l.CPUSeconds, 2), figure(cpuShare(l.CPUSeconds, l.Seconds, 1), 2), figure(l.CPUMicrosPerReview, 0), vsFloor,
 		figure(l.ClientCPUSeconds, 2), percent(l.ClientCPUShare))
 }
 

@@ -38,11 +38,11 @@ type Latency struct {
 	P999Ms     float64 `json:"p999_ms"`     //
 	Throughput float64 `json:"throughput"`  // requests per second
 	// PeakRSSBytes is the webhook's largest VmRSS sampled every 250 ms
-	// during the phase.
+	// during the phase; -1 for the floor.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 
 	// CPU over the phase's Seconds, -1 where unknown. CPUSeconds is the
-	// webhook's: its cgroup's usage when it runs in one (restarts
+	// server's: its cgroup's usage when it runs in one (restarts
 	// included), else /proc/<pid>/stat's, unknown when the process changed.
 	// CPUMicrosPerReview is that over Requests; through the API server a
 	// request may call the webhook more than once (mutation, validation).
@@ -53,6 +53,11 @@ type Latency struct {
 	CPUMicrosPerReview float64 `json:"cpu_us_per_review"`
 	ClientCPUSeconds   float64 `json:"client_cpu_seconds"`
 	ClientCPUShare     float64 `json:"client_cpu_share"`
+	// Floor is the same load against the floor, a bare server that only
+	// decodes the review (direct phases, without -skip-floor); FloorRatio
+	// is CPUMicrosPerReview over the floor's, -1 where unknown.
+	Floor      *Latency `json:"floor,omitempty"`
+	FloorRatio float64  `json:"cpu_ratio_to_floor,omitempty"`
 }
 
 // samplePeakRSS samples wh's RSS every 250 ms until the returned func is
