@@ -7,7 +7,10 @@
 // answer, steady-state memory (live heap, heap in use, RSS, peak RSS) after
 // an idle period, and admission latency and throughput, direct to the
 // webhook and through the API server. The report is a table on stdout and
-// JSON in -out. Numbers are figures, not assertions.
+// JSON in -out. Numbers are figures, not assertions. Each latency phase
+// also reports the server's CPU per review and the bench's own CPU; each
+// direct phase is repeated against the floor (floor.go), a bare server
+// that only decodes the review, for the ratio of the two.
 //
 // The cluster is a local etcd and kube-apiserver from bin/ (kept in
 // -workdir when given, so a second run reuses the load), or the cluster of
@@ -21,9 +24,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,16 +65,25 @@ type Report struct {
 	ProfileDir    string    `json:"profile_dir,omitempty"`
 
 	// With -memory-limit: the process runs in a memory cgroup of that
-	// limit with GOMEMLIMIT at gomemlimit_fraction of it, and is restarted
+	// limit with GOMEMLIMIT at gomemlimit_fraction of it. With -cpu-limit:
+	// it (and the floor) run under a CFS quota of that limit, and the
+	// periods are its cgroup's over the run. With either, it is restarted
 	// after it dies; failed_requests is the sum of the phases' conn_errors.
 	// All 0 without a limit.
-	MemoryLimitBytes   int64   `json:"memory_limit_bytes"`
-	GOMEMLIMITBytes    int64   `json:"gomemlimit_bytes"`
-	GOMEMLIMITFraction float64 `json:"gomemlimit_fraction"`
-	OOMKills           int64   `json:"oom_kills"` // -1: the kernel does not count them
-	Restarts           int     `json:"restarts"`
-	CgroupPeakBytes    int64   `json:"cgroup_peak_bytes"`
-	FailedRequests     int     `json:"failed_requests"`
+	MemoryLimitBytes    int64   `json:"memory_limit_bytes"`
+	GOMEMLIMITBytes     int64   `json:"gomemlimit_bytes"`
+	GOMEMLIMITFraction  float64 `json:"gomemlimit_fraction"`
+	OOMKills            int64   `json:"oom_kills"` // -1: the kernel does not count them
+	CgroupPeakBytes     int64   `json:"cgroup_peak_bytes"`
+	CPULimitMillis      int64   `json:"cpu_limit_millicores"`
+	CPUPeriods          int64   `json:"cpu_periods"`
+	CPUThrottledPeriods int64   `json:"cpu_throttled_periods"`
+	Restarts            int     `json:"restarts"`
+	FailedRequests      int     `json:"failed_requests"`
+
+	// Cores is the number of the machine's CPUs: client_cpu_share is a
+	// share of all of them.
+	Cores int `json:"cores"`
 }
 
 // defaultGOMEMLIMITFraction of the memory limit is the child's GOMEMLIMIT:
@@ -80,15 +94,21 @@ const defaultGOMEMLIMITFraction = 0.9
 type config struct {
 	scenario, binary, args, workdir, binDir, crdDir, out string
 	profileDir                                           string
-	memoryLimit                                          int64
+	memoryLimit, cpuLimit                                int64
 	gomemlimitFraction                                   float64
 	idle, duration, churn, soak                          time.Duration
 	clients, apiClients, workers, soakRate               int
-	loadOnly, skipLoad, insecure, foreign                bool
+	loadOnly, skipLoad, skipFloor, insecure, foreign     bool
 }
 
 func main() {
-	if err := run(); err != nil {
+	var err error
+	if len(os.Args) == 3 && os.Args[1] == floorCommand {
+		err = serveFloor(os.Args[2])
+	} else {
+		err = run()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -116,6 +136,7 @@ func run() error {
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent creators while loading")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "load the scenario and stop (useful with -workdir or E2E_KUBECONFIG)")
 	flag.BoolVar(&cfg.skipLoad, "skip-load", false, "measure without loading")
+	flag.BoolVar(&cfg.skipFloor, "skip-floor", false, "do not repeat each direct phase against the floor, a bare HTTPS server that only decodes the review")
 	flag.BoolVar(&cfg.foreign, "foreign", false, "the binary is configured the upstream way (environment only, no health port, registered by Service): measure memory and direct latency, skip the API server phases")
 	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "save the webhook's pprof profiles here (heap when steady and after the latency phases, CPU of each direct phase); "+
@@ -123,6 +144,8 @@ func run() error {
 	flag.Float64Var(&cfg.gomemlimitFraction, "gomemlimit-fraction", defaultGOMEMLIMITFraction,
 		"with -memory-limit, set GOMEMLIMIT to this fraction of it; 0 leaves GOMEMLIMIT unset, as upstream's chart does")
 	memoryLimit := flag.String("memory-limit", os.Getenv("MEMORY_LIMIT"), "run the webhook in a memory cgroup of this limit (Kubernetes quantity, e.g. 256Mi; env MEMORY_LIMIT) and restart it when it dies; empty: no limit")
+	cpuLimit := flag.String("cpu-limit", os.Getenv("CPU_LIMIT"), "run the webhook and the floor under a CPU quota of this limit as the kubelet applies it (Kubernetes quantity, e.g. 200m; env CPU_LIMIT), "+
+		"restarting the webhook when it dies; empty: no limit")
 	flag.Parse()
 	if cfg.profileDir != "" && cfg.foreign {
 		return errors.New("-profile-dir needs our binary's --profiling; a -foreign binary has no pprof endpoint")
@@ -130,15 +153,12 @@ func run() error {
 	if cfg.gomemlimitFraction < 0 || cfg.gomemlimitFraction > 1 {
 		return fmt.Errorf("-gomemlimit-fraction %v: want 0 (unset) or a fraction up to 1", cfg.gomemlimitFraction)
 	}
-	if *memoryLimit != "" {
-		q, err := resource.ParseQuantity(*memoryLimit)
-		if err != nil {
-			return fmt.Errorf("-memory-limit: %w", err)
-		}
-		if q.Value() <= 0 {
-			return fmt.Errorf("-memory-limit %q: want a positive quantity such as 256Mi", *memoryLimit)
-		}
-		cfg.memoryLimit = q.Value()
+	var err error
+	if cfg.memoryLimit, err = quantity("memory-limit", *memoryLimit, "256Mi", (*resource.Quantity).Value); err != nil {
+		return err
+	}
+	if cfg.cpuLimit, err = quantity("cpu-limit", *cpuLimit, "200m", (*resource.Quantity).MilliValue); err != nil {
+		return err
 	}
 
 	s, ok := scenarios[cfg.scenario]
@@ -192,6 +212,22 @@ func run() error {
 	return os.WriteFile(cfg.out, append(b, '\n'), 0o644)
 }
 
+// quantity parses the value s of flag name, a positive Kubernetes quantity,
+// in the units of value; 0 when s is empty.
+func quantity(name, s, example string, value func(*resource.Quantity) int64) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return 0, fmt.Errorf("-%s: %w", name, err)
+	}
+	if v := value(&q); v > 0 {
+		return v, nil
+	}
+	return 0, fmt.Errorf("-%s %q: want a positive quantity such as %s", name, s, example)
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -226,7 +262,8 @@ func unregister(ctx context.Context, c *harness.Client) error {
 }
 
 func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.ControlPlane, c *harness.Client) (_ *Report, err error) {
-	rep := &Report{Scenario: s, Binary: cfg.binary, Args: strings.Fields(cfg.args), IdleSeconds: cfg.idle.Seconds(), ProfileDir: cfg.profileDir}
+	rep := &Report{Scenario: s, Binary: cfg.binary, Args: strings.Fields(cfg.args), IdleSeconds: cfg.idle.Seconds(), ProfileDir: cfg.profileDir,
+		Cores: runtime.NumCPU()}
 	if cfg.profileDir != "" {
 		rep.Args = append(rep.Args, "--profiling", "true")
 	}
@@ -244,16 +281,19 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 	}
 	var fopts foreignOptions
 	var cg *cgroup
-	if cfg.memoryLimit > 0 {
-		if cg, err = newCgroup(cfg.memoryLimit); err != nil {
+	if cfg.memoryLimit > 0 || cfg.cpuLimit > 0 {
+		if cg, err = newCgroup(limits{memoryBytes: cfg.memoryLimit, cpuMilli: cfg.cpuLimit}); err != nil {
 			return nil, err
 		}
-		logf("memory cgroup %s, limit %d bytes", cg.dir, cfg.memoryLimit)
+		logf("cgroup %s: memory limit %d bytes, CPU limit %d millicores (0: no limit)", strings.Join(cg.dirs, " "), cfg.memoryLimit, cfg.cpuLimit)
 		// Deferred before the process's Stop, so it runs after the exit.
 		defer func() { err = errors.Join(err, cg.remove()) }()
-		rep.MemoryLimitBytes, rep.GOMEMLIMITFraction = cfg.memoryLimit, cfg.gomemlimitFraction
-		rep.GOMEMLIMITBytes = int64(float64(cfg.memoryLimit) * cfg.gomemlimitFraction)
+		rep.CPULimitMillis = cfg.cpuLimit
 		var env []string
+		if cfg.memoryLimit > 0 {
+			rep.MemoryLimitBytes, rep.GOMEMLIMITFraction = cfg.memoryLimit, cfg.gomemlimitFraction
+			rep.GOMEMLIMITBytes = int64(float64(cfg.memoryLimit) * cfg.gomemlimitFraction)
+		}
 		if rep.GOMEMLIMITBytes > 0 {
 			env = []string{"GOMEMLIMIT=" + strconv.FormatInt(rep.GOMEMLIMITBytes, 10)}
 		}
@@ -350,13 +390,22 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 	if err != nil {
 		return nil, err
 	}
+	var floor *floorServer
+	if !cfg.skipFloor {
+		if floor, err = startFloor(cfg.cpuLimit); err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, floor.stop()) }()
+	}
+	clock := cpuClock(cg, wh.Pid)
 	for _, op := range ops {
 		want, err := learn(ctx, op.direct(direct))
 		if errors.Is(err, errUnreachable) {
 			// Alive but not answering (thrashing at its memory limit) or
 			// down: the phase is reported as failed, the run goes on.
 			logf("direct %s: no answer for %s: %v", op.name, learnWindow, err)
-			rep.Latency = append(rep.Latency, Latency{Op: op.name, Path: "direct", Decision: "no answer", ConnErrors: 1})
+			rep.Latency = append(rep.Latency, Latency{Op: op.name, Path: "direct", Decision: "no answer", ConnErrors: 1,
+				CPUSeconds: -1, CPUMicrosPerReview: -1, ClientCPUSeconds: -1, ClientCPUShare: -1})
 			continue
 		}
 		if err != nil {
@@ -365,17 +414,19 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		logf("direct %s (%s) with %d clients for %s", op.name, want, cfg.clients, cfg.duration)
 		profiled := prof.cpu(ctx, "direct-"+op.name, cfg.duration)
 		peak := samplePeakRSS(wh)
-		clients := make([]*directClient, cfg.clients)
-		l := hammer(ctx, op.name, "direct", cfg.clients, cfg.duration, func(i int) call {
-			clients[i] = direct.clone()
-			return checked(want, op.direct(clients[i]))
+		l := withCPU(clock, func() Latency {
+			return hammerDirect(ctx, op.name, "direct", direct, cfg.clients, cfg.duration, want, op.direct)
 		})
-		for _, d := range clients {
-			d.close()
-		}
 		l.PeakRSSBytes = peak()
 		profiled()
-		l.Decision = want.String()
+		if floor != nil {
+			logf("floor %s with %d clients for %s", op.name, cfg.clients, cfg.duration)
+			fl := withCPU(cpuClock(floor.cg, floor.pid), func() Latency {
+				return hammerDirect(ctx, op.name, "floor", floor.client(), cfg.clients, cfg.duration, decision{allowed: true}, op.direct)
+			})
+			fl.PeakRSSBytes = -1
+			l.Floor, l.FloorRatio = &fl, ratio(l.CPUMicrosPerReview, fl.CPUMicrosPerReview)
+		}
 		rep.Latency = append(rep.Latency, l)
 	}
 	for _, op := range ops {
@@ -388,8 +439,10 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		}
 		logf("API server %s (%s) with %d clients for %s", op.name, want, cfg.apiClients, cfg.duration)
 		peak := samplePeakRSS(wh)
-		l := hammer(ctx, op.name, "apiserver", cfg.apiClients, cfg.duration, func(i int) call {
-			return checked(want, op.api(c, i))
+		l := withCPU(clock, func() Latency {
+			return hammer(ctx, op.name, "apiserver", cfg.apiClients, cfg.duration, func(i int) call {
+				return checked(want, op.api(c, i))
+			})
 		})
 		l.PeakRSSBytes = peak()
 		l.Decision = want.String()
@@ -411,7 +464,13 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		prof.heap(ctx, "after-soak")
 	}
 	if cg != nil {
-		rep.OOMKills, rep.CgroupPeakBytes, rep.Restarts = cg.oomKills(), cg.peak(), sup.Restarts()
+		rep.Restarts = sup.Restarts()
+		if cfg.memoryLimit > 0 {
+			rep.OOMKills, rep.CgroupPeakBytes = cg.oomKills(), cg.peak()
+		}
+		if cfg.cpuLimit > 0 {
+			rep.CPUPeriods, rep.CPUThrottledPeriods = cg.throttling()
+		}
 		for _, l := range rep.Latency {
 			rep.FailedRequests += l.ConnErrors
 		}
@@ -472,8 +531,14 @@ func printReport(r *Report) {
 			gml = fmt.Sprintf("%s (%.0f%%)", mib(r.GOMEMLIMITBytes), 100*r.GOMEMLIMITFraction)
 		}
 		fmt.Fprintf(w, "memory limit / GOMEMLIMIT\t%s / %s\n", mib(r.MemoryLimitBytes), gml)
-		fmt.Fprintf(w, "cgroup peak\t%s\n", mib(r.CgroupPeakBytes))
-		fmt.Fprintf(w, "oom kills / restarts / failed requests\t%d / %d / %d\n", r.OOMKills, r.Restarts, r.FailedRequests)
+		fmt.Fprintf(w, "cgroup peak / oom kills\t%s / %d\n", mib(r.CgroupPeakBytes), r.OOMKills)
+	}
+	if r.CPULimitMillis > 0 {
+		fmt.Fprintf(w, "CPU limit (webhook and floor)\t%dm: CFS quota %d µs per %d µs; throttled in %d of %d periods\n",
+			r.CPULimitMillis, cfsQuota(r.CPULimitMillis), cfsPeriodMicros, r.CPUThrottledPeriods, r.CPUPeriods)
+	}
+	if r.MemoryLimitBytes > 0 || r.CPULimitMillis > 0 {
+		fmt.Fprintf(w, "restarts / failed requests\t%d / %d\n", r.Restarts, r.FailedRequests)
 	}
 	if ch := r.Churn; ch != nil {
 		fmt.Fprintf(w, "churn\t%.0f s: %d VMI updates, %d Secrets, %d errors\n", ch.Seconds, ch.VMIUpdates, ch.SecretsCreated, ch.Errors)
@@ -492,11 +557,42 @@ func printReport(r *Report) {
 	_ = w.Flush()
 	fmt.Println()
 	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\tpeak RSS\t")
+	fmt.Fprintf(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\tpeak RSS\t"+
+		"CPU s\tcores\tCPU µs/review\t×floor\tclient CPU s\tclient/%d cores\t\n", r.Cores)
 	for _, l := range r.Latency {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%s\t\n", l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.ConnErrors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput, mib(l.PeakRSSBytes))
+		latencyRow(w, l)
+		if l.Floor != nil {
+			latencyRow(w, *l.Floor)
+		}
 	}
 	_ = w.Flush()
+	fmt.Println("cores: the server's CPU over the phase's wall time; ×floor: CPU µs/review over the floor's (the floor row below it)")
+}
+
+func latencyRow(w io.Writer, l Latency) {
+	vsFloor := "-"
+	if l.Floor != nil {
+		vsFloor = figure(l.FloorRatio, 2)
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		l.Path, l.Op, l.Decision, l.Requests, l.Errors, l.ConnErrors, l.P50Ms, l.P99Ms, l.P999Ms, l.Throughput, mib(l.PeakRSSBytes),
+		figure(l.CPUSeconds, 2), figure(cpuShare(l.CPUSeconds, l.Seconds, 1), 2), figure(l.CPUMicrosPerReview, 0), vsFloor,
+		figure(l.ClientCPUSeconds, 2), percent(l.ClientCPUShare))
+}
+
+// figure prints v with prec decimals, or "-" when it is unknown (< 0).
+func figure(v float64, prec int) string {
+	if v < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+func percent(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
 }
 
 func decodeB64(s string) []byte {

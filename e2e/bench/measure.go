@@ -38,8 +38,26 @@ type Latency struct {
 	P999Ms     float64 `json:"p999_ms"`     //
 	Throughput float64 `json:"throughput"`  // requests per second
 	// PeakRSSBytes is the webhook's largest VmRSS sampled every 250 ms
-	// during the phase.
+	// during the phase; -1 for the floor.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+
+	// CPU over the phase's Seconds, -1 where unknown. CPUSeconds is the
+	// server's: its cgroup's usage when it runs in one (restarts
+	// included), else /proc/<pid>/stat's, unknown when the process changed.
+	// CPUMicrosPerReview is that over Requests; through the API server a
+	// request may call the webhook more than once (mutation, validation).
+	// ClientCPUSeconds is the bench's own (getrusage), ClientCPUShare that
+	// as a share of the machine's cores: near 1, the client is the limit.
+	Seconds            float64 `json:"seconds"`
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	CPUMicrosPerReview float64 `json:"cpu_us_per_review"`
+	ClientCPUSeconds   float64 `json:"client_cpu_seconds"`
+	ClientCPUShare     float64 `json:"client_cpu_share"`
+	// Floor is the same load against the floor, a bare server that only
+	// decodes the review (direct phases, without -skip-floor); FloorRatio
+	// is CPUMicrosPerReview over the floor's, -1 where unknown.
+	Floor      *Latency `json:"floor,omitempty"`
+	FloorRatio float64  `json:"cpu_ratio_to_floor,omitempty"`
 }
 
 // samplePeakRSS samples wh's RSS every 250 ms until the returned func is
@@ -160,6 +178,21 @@ func hammer(ctx context.Context, name, path string, clients int, d time.Duration
 	}
 	return Latency{Op: name, Path: path, Requests: len(all), Errors: errs, ConnErrors: conns,
 		P50Ms: pct(0.50), P99Ms: pct(0.99), P999Ms: pct(0.999), Throughput: float64(len(all)) / elapsed.Seconds()}
+}
+
+// hammerDirect runs hammer with clients clones of base, each with a
+// connection of its own, calling do and expecting want.
+func hammerDirect(ctx context.Context, name, path string, base *directClient, clients int, d time.Duration, want decision, do func(*directClient) call) Latency {
+	own := make([]*directClient, clients)
+	l := hammer(ctx, name, path, clients, d, func(i int) call {
+		own[i] = base.clone()
+		return checked(want, do(own[i]))
+	})
+	for _, c := range own {
+		c.close()
+	}
+	l.Decision = want.String()
+	return l
 }
 
 // directClient posts AdmissionReviews to the webhook's HTTPS port over
