@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	cniv1 "github.com/lowmem/harvester-network-webhook/apis/cni/v1"
+	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
 
@@ -21,7 +24,9 @@ import (
 // cluster network "data".
 // The VlanConfig update takes node-0 and node-2 away from vc-data, so it
 // looks at every NAD's 200 VMIs and names the 134 on those nodes; the NAD
-// delete names the 200 VMIs of vlan-0.
+// delete names the 200 VMIs of vlan-0. The rule/ sub-benchmarks call the
+// validators on decoded objects, without the review's decoding and
+// encoding around them.
 func BenchmarkDenialsL10(b *testing.B) {
 	const vmis, vms, nodes, nads = 20_000, 10_000, 300, 100
 	threeNodes := `{"network.harvesterhci.io/matched-nodes":"[\"node-0\",\"node-1\",\"node-2\"]"}`
@@ -45,6 +50,36 @@ func BenchmarkDenialsL10(b *testing.B) {
 	store := informerstest.NewVersion(b, 9, us...).Store
 	r := chi.NewRouter()
 	NewServer(Config{Profile: Profile{Version: V1_9}, Store: store, Logger: zap.NewNop()}).Routes(r)
+
+	oldVC, newVC := &v1beta1.VlanConfig{}, &v1beta1.VlanConfig{}
+	vlan0 := &cniv1.NetworkAttachmentDefinition{}
+	for obj, js := range map[any]string{
+		oldVC: vlanConfig("vc-data", "data", threeNodes, uplink1500),
+		newVC: vlanConfig("vc-data", "data", oneNode, uplink1500),
+		vlan0: nad("default", "vlan-0", dataLabels, "{}", vlan100Config),
+	} {
+		if err := json.Unmarshal([]byte(js), obj); err != nil {
+			b.Fatal(err)
+		}
+	}
+	req := &Request{AdmissionRequest: &admissionv1.AdmissionRequest{}, Profile: Profile{Version: V1_9}, Store: store}
+	for _, c := range []struct {
+		name string
+		rule func() error
+	}{
+		{"rule/vlanconfig-update", func() error { return validateVlanConfigUpdate(b.Context(), req, oldVC, newVC) }},
+		{"rule/nad-delete", func() error { return validateNADDelete(b.Context(), req, vlan0) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			if c.rule() == nil {
+				b.Fatal("allowed, want a denial")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = c.rule()
+			}
+		})
+	}
 
 	for _, c := range []struct {
 		name string
