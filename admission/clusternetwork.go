@@ -145,8 +145,9 @@ func checkMgmtMTUChange(r *Request, old, cn *v1beta1.ClusterNetwork) error {
 			return fmt.Errorf("the MTU can't be changed from %v to %v as %s %s is still attached", oldMTU, newMTU, what, nad.Name)
 		}
 	}
-	if vms := vmisUsingNADs(r, nads, nil); len(vms) > 0 {
-		return fmt.Errorf("the MTU can't be changed from %v to %v as following VMs must be stopped at first: %s", oldMTU, newMTU, joinVMs(vms))
+	if vmis := vmisUsingNADs(r, nads, nil); len(vmis) > 0 {
+		before := fmt.Sprintf("the MTU can't be changed from %v to %v as following VMs must be stopped at first: ", oldMTU, newMTU)
+		return errors.New(vmList(before, vmis, vmiName, ""))
 	}
 	return nil
 }

@@ -287,21 +287,8 @@ func validateNADDelete(ctx context.Context, r *Request, nad *cniv1.NetworkAttach
 }
 
 func checkNADNotInUse(r *Request, namespace, name string) error {
-	if vms := vmisUsingNAD(r, namespace, name, nil); len(vms) > 0 {
-		return fmt.Errorf("it's still used by VM(s) %s which must be stopped at first", joinVMs(vms))
+	if vmis := r.Store.VMIsUsingNAD(namespace, name, nil); len(vmis) > 0 {
+		return errors.New(vmList("it's still used by VM(s) ", vmis, vmiName, " which must be stopped at first"))
 	}
 	return nil
-}
-
-// vmisUsingNAD lists "ns/name" of the VMIs using a NAD. A nil or empty node
-// set means every node, as in v0.5.x.
-func vmisUsingNAD(r *Request, namespace, name string, nodes map[string]bool) []string {
-	if len(nodes) == 0 {
-		nodes = nil
-	}
-	var out []string
-	for _, vmi := range r.Store.VMIsUsingNAD(namespace, name, nodes) {
-		out = append(out, vmi.Namespace+"/"+vmi.Name)
-	}
-	return out
 }

@@ -440,7 +440,7 @@ func validateNADDeleteV16(ctx context.Context, r *Request, nad *cniv1.NetworkAtt
 	if err := checkNADNotInUse(r, nad.Namespace, nad.Name); err != nil {
 		return nadError(r, opDelete, nad.Namespace, nad.Name, err)
 	}
-	if vms := vmsUsingNAD(r, nad.Namespace, nad.Name); len(vms) > 0 {
+	if vms := r.Store.VMsUsingNAD(nad.Namespace, nad.Name); len(vms) > 0 {
 		return nadError(r, opDelete, nad.Namespace, nad.Name, vmsInUseError(vms))
 	}
 	if r.Profile.atLeast(V1_8) {
@@ -477,16 +477,8 @@ func checkSubnetsUsingNAD(ctx context.Context, r *Request, nad *cniv1.NetworkAtt
 	return nil
 }
 
-func vmsUsingNAD(r *Request, namespace, name string) []string {
-	var out []string
-	for _, vm := range r.Store.VMsUsingNAD(namespace, name) {
-		out = append(out, vm.Namespace+"/"+vm.Name)
-	}
-	return out
-}
-
-func vmsInUseError(vms []string) error {
-	return fmt.Errorf("it's still used by VM(s) %s which must remove the related networks and interfaces", joinVMs(vms))
+func vmsInUseError(vms []informers.VMRef) error {
+	return errors.New(vmList("it's still used by VM(s) ", vms, vmName, " which must remove the related networks and interfaces"))
 }
 
 // checkUnderlayUse (v1.8+) refuses deleting the access-mode NAD whose VLAN
@@ -510,7 +502,7 @@ func checkUnderlayUse(ctx context.Context, r *Request, nad *cniv1.NetworkAttachm
 			if other.Labels[labelType] != typeOverlay {
 				continue
 			}
-			if vms := vmsUsingNAD(r, other.Namespace, other.Name); len(vms) > 0 {
+			if vms := r.Store.VMsUsingNAD(other.Namespace, other.Name); len(vms) > 0 {
 				return fmt.Errorf("hostnetworkconfig %s is using nad %s vid %d as underlay on cluster network %s, %w",
 					hnc.Name, nad.Name, vid, cn, vmsInUseError(vms))
 			}

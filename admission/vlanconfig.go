@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"reflect"
-	"slices"
 	"sort"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -308,13 +307,16 @@ func checkVMIsOnNodes(r *Request, vc *v1beta1.VlanConfig, nodes map[string]bool)
 	if len(r.Store.VlanStatusNames(labelVlanConfig, vc.Name)) == 0 {
 		return nil
 	}
-	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
-	var vms []string
-	for _, nad := range r.Store.NADs("", selector) {
-		vms = append(vms, vmisUsingNAD(r, nad.Namespace, nad.Name, nodes)...)
+	if len(nodes) == 0 {
+		nodes = nil
 	}
-	if len(vms) > 0 {
-		return fmt.Errorf("it's blocked by VM(s) %s which must be stopped at first", joinVMs(vms))
+	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
+	var vmis []informers.VMIRef
+	for _, nad := range r.Store.NADs("", selector) {
+		vmis = append(vmis, r.Store.VMIsUsingNAD(nad.Namespace, nad.Name, nodes)...)
+	}
+	if len(vmis) > 0 {
+		return errors.New(vmList("it's blocked by VM(s) ", vmis, vmiName, " which must be stopped at first"))
 	}
 	return nil
 }
@@ -497,8 +499,8 @@ func checkAffectedNodes(r *Request, vc *v1beta1.VlanConfig, affected map[string]
 		return nil
 	}
 	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
-	if vms := vmisUsingNADs(r, r.Store.NADs("", selector), affected); len(vms) > 0 {
-		return fmt.Errorf("it is blocked by VM(s) %s which must be stopped at first", joinVMs(vms))
+	if vmis := vmisUsingNADs(r, r.Store.NADs("", selector), affected); len(vmis) > 0 {
+		return errors.New(vmList("it is blocked by VM(s) ", vmis, vmiName, " which must be stopped at first"))
 	}
 	for _, nad := range r.Store.NADs(systemNS, selector) {
 		if !nad.Deleting && isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {
@@ -510,19 +512,6 @@ func checkAffectedNodes(r *Request, vc *v1beta1.VlanConfig, affected map[string]
 		}
 	}
 	return nil
-}
-
-// vmisUsingNADs lists, de-duplicated and sorted, "ns/name" of the VMIs using
-// any of nads; a nil node set means every node, else only VMIs on them.
-func vmisUsingNADs(r *Request, nads []informers.NADMeta, nodes map[string]bool) []string {
-	var refs []string
-	for _, nad := range nads {
-		for _, vmi := range r.Store.VMIsUsingNAD(nad.Namespace, nad.Name, nodes) {
-			refs = append(refs, vmi.Namespace+"/"+vmi.Name)
-		}
-	}
-	slices.Sort(refs)
-	return slices.Compact(refs)
 }
 
 func validateVlanConfigDeleteV16(r *Request, vc *v1beta1.VlanConfig) error {

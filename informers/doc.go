@@ -11,7 +11,9 @@
 //   - VirtualMachineInstances and VirtualMachines are kept only as a
 //     projection (namespace, name, resourceVersion, the VMI's node, multus
 //     network names), built by a transform from each watch event; no full VMI
-//     or VM is retained. "Who uses NAD ns/name" is an index lookup.
+//     or VM is retained. The projections are kept in slices sorted by
+//     namespace and name, one per NAD naming them, so "who uses NAD
+//     ns/name" is a map lookup that returns the users in order.
 //   - Spec and status come from full objects fetched on demand (a consistent
 //     GET) into a byte-bounded LRU of small decoded structs. An entry is
 //     served only while the metadata informer reports the resourceVersion it

@@ -104,17 +104,29 @@ var _ Store = (*Informers)(nil)
 
 // kindInformer is one watched kind.
 type kindInformer struct {
-	kind     Kind
-	informer cache.SharedIndexInformer
-	// objects counts the cached objects, kept by the event handler so that
-	// a scrape of the metrics does not list every key.
+	kind Kind
+	// informer lists and watches the kind into its cache: indexer for a
+	// metadata kind, projections for a projected one; the other is nil.
+	informer    cache.Controller
+	indexer     cache.Indexer
+	projections *projectionStore
+	// objects counts the cached objects, so that a scrape of the metrics
+	// does not list every key: kept by the metadata informer's event
+	// handler, or by the projection store.
 	objects atomic.Int64
-	// handler is that event handler's registration: the kind is ready once
-	// it has seen the initial list, so that the count is whole.
-	handler cache.ResourceEventHandlerRegistration
+	// synced tells whether the cache holds the initial list whole: the
+	// registration of that event handler, or the projected kind's
+	// controller.
+	synced syncChecker
 
 	mu        sync.Mutex
 	lastError string // why list/watch last failed, as logged; "" once synced
+}
+
+// syncChecker tells whether a cache has seen its initial list.
+type syncChecker interface {
+	HasSynced() bool
+	HasSyncedChecker() cache.DoneChecker
 }
 
 // New builds the informers of cfg.Kinds without contacting the API server.
@@ -185,7 +197,7 @@ func New(cfg Config) (*Informers, error) {
 			ovnKinds = append(ovnKinds, k)
 			continue
 		}
-		ki, err := i.newKindInformer(k, nil)
+		ki, err := i.newKindInformer(k)
 		if err != nil {
 			return nil, fmt.Errorf("informers: %s: %w", k.Name, err)
 		}
@@ -202,9 +214,49 @@ func New(cfg Config) (*Informers, error) {
 	return i, nil
 }
 
-// newKindInformer builds the informer of k; tweak, if not nil, narrows its
-// list and watch (metadata informers only).
-func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*kindInformer, error) {
+// newKindInformer builds the informer of k.
+func (i *Informers) newKindInformer(k Kind) (*kindInformer, error) {
+	if k.projected() {
+		return i.newProjectedKindInformer(k)
+	}
+	ki, _, err := i.newMetadataInformer(k, nil)
+	return ki, err
+}
+
+// newProjectedKindInformer builds the informer of projected kind k.
+func (i *Informers) newProjectedKindInformer(k Kind) (*kindInformer, error) {
+	p := &projector{kind: k.Name, path: k.NetworksPath, node: k.NodePath, logger: i.logger}
+	var lw cache.ListerWatcher
+	var example runtime.Object = &projection{}
+	if i.wire != nil {
+		var err error
+		if lw, err = i.wire.listWatch(k, p); err != nil {
+			return nil, err
+		}
+	} else {
+		r := i.dynamic.Resource(k.GVR).Namespace(metav1.NamespaceAll)
+		lw = cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return r.List(ctx, o)
+			},
+			WatchFuncWithContext: r.Watch,
+		}, i.dynamic)
+		example = &unstructured.Unstructured{}
+	}
+	ki := &kindInformer{kind: k}
+	ki.projections = newProjectionStore(&ki.objects)
+	logger := i.logger.With(zap.String("kind", k.Name))
+	ctrl := newProjectedInformer(ki.projections, lw, example, p.transform, func(err error) {
+		ki.watchError(logger, i.watches, err)
+	})
+	ki.informer, ki.synced = ctrl, ctrl
+	return ki, nil
+}
+
+// newMetadataInformer builds the informer of metadata kind k; tweak, if not
+// nil, narrows its list and watch. It returns the shared informer too, for
+// more event handlers.
+func (i *Informers) newMetadataInformer(k Kind, tweak func(*metav1.ListOptions)) (*kindInformer, cache.SharedIndexInformer, error) {
 	indexers := cache.Indexers{}
 	if k.Namespaced {
 		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc
@@ -212,68 +264,42 @@ func (i *Informers) newKindInformer(k Kind, tweak func(*metav1.ListOptions)) (*k
 	for _, key := range k.LabelIndexes {
 		indexers[labelIndexName(key)] = labelIndexFunc(key)
 	}
-
-	var inf cache.SharedIndexInformer
-	var transform cache.TransformFunc
-	if k.projected() {
-		indexers[indexQualifiedNetwork] = qualifiedNetworkIndex
-		indexers[indexLocalNetwork] = localNetworkIndex
-		p := &projector{kind: k.Name, path: k.NetworksPath, node: k.NodePath, logger: i.logger}
-		transform = p.transform
-		if i.wire != nil {
-			lw, err := i.wire.listWatch(k, p)
-			if err != nil {
-				return nil, err
-			}
-			inf = cache.NewSharedIndexInformer(lw, &projection{}, 0, indexers)
-		} else {
-			r := i.dynamic.Resource(k.GVR).Namespace(metav1.NamespaceAll)
-			inf = newInformer(i.dynamic, &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return r.List(ctx, o)
-				},
-				WatchFuncWithContext: r.Watch,
-			}, &unstructured.Unstructured{}, indexers)
-		}
-	} else {
-		r := i.metadata.Resource(k.GVR).Namespace(metav1.NamespaceAll)
-		if tweak == nil {
-			tweak = func(*metav1.ListOptions) {}
-		}
-		inf = newInformer(i.metadata, &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				tweak(&o)
-				return r.List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				tweak(&o)
-				return r.Watch(ctx, o)
-			},
-		}, &metav1.PartialObjectMetadata{}, indexers)
-		transform = stripMetadata
+	r := i.metadata.Resource(k.GVR).Namespace(metav1.NamespaceAll)
+	if tweak == nil {
+		tweak = func(*metav1.ListOptions) {}
 	}
-	if err := inf.SetTransform(transform); err != nil {
-		return nil, err
+	inf := newInformer(i.metadata, &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return r.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return r.Watch(ctx, o)
+		},
+	}, &metav1.PartialObjectMetadata{}, indexers)
+	if err := inf.SetTransform(stripMetadata); err != nil {
+		return nil, nil, err
 	}
-	ki := &kindInformer{kind: k, informer: inf}
+	ki := &kindInformer{kind: k, informer: inf, indexer: inf.GetIndexer()}
 	logger := i.logger.With(zap.String("kind", k.Name))
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		ki.watchError(logger, i.watches, err)
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	handler, err := inf.AddEventHandler(i.eventHandler(ki))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ki.handler = handler
-	return ki, nil
+	ki.synced = handler
+	return ki, inf, nil
 }
 
-// newInformer builds a cluster-wide informer without resync, as
-// metadatainformer and dynamicinformer do. Those packages are not used
-// because they import client-go's generated informer factory and clientset,
-// which register every built-in API group at start-up (about 9 MiB of RSS).
+// newInformer builds a cluster-wide metadata informer without resync, as
+// metadatainformer does. That package is not used because it imports
+// client-go's generated informer factory and clientset, which register every
+// built-in API group at start-up (about 9 MiB of RSS).
 func newInformer(client any, lw *cache.ListWatch, example runtime.Object, indexers cache.Indexers) cache.SharedIndexInformer {
 	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), example, 0, indexers)
 }
@@ -286,10 +312,10 @@ func (i *Informers) run(ctx context.Context, ki *kindInformer) {
 	})
 }
 
-// eventHandler counts ki's objects and, for a kind fetched on demand, drops
-// its cached full objects as soon as the metadata informer sees them change
-// or go. The resourceVersion check in get is what guarantees freshness;
-// eviction only frees memory early.
+// eventHandler counts the objects of metadata kind ki and, for a kind
+// fetched on demand, drops its cached full objects as soon as the metadata
+// informer sees them change or go. The resourceVersion check in get is what
+// guarantees freshness; eviction only frees memory early.
 func (i *Informers) eventHandler(ki *kindInformer) cache.ResourceEventHandlerFuncs {
 	gr := ki.kind.GVR.GroupResource()
 	evict := func(obj any, rv string) {
@@ -396,11 +422,18 @@ func (i *Informers) informer(kind string) *kindInformer {
 
 // get returns the cached object namespace/name (name alone if cluster-scoped).
 func (ki *kindInformer) get(namespace, name string) (metav1.Object, bool) {
+	if ki.projections != nil {
+		p, ok := ki.projections.get(namespace, name)
+		if !ok {
+			return nil, false
+		}
+		return p, true
+	}
 	key := name
 	if namespace != "" {
 		key = namespace + "/" + name
 	}
-	obj, ok, err := ki.informer.GetIndexer().GetByKey(key)
+	obj, ok, err := ki.indexer.GetByKey(key)
 	if err != nil || !ok {
 		return nil, false
 	}

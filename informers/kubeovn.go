@@ -35,7 +35,7 @@ type kubeOVN struct {
 
 func (i *Informers) newKubeOVN(kinds []Kind) (*kubeOVN, error) {
 	o := &kubeOVN{i: i, kinds: kinds}
-	crd, err := i.newKindInformer(Kind{Name: KindCRD, GVR: CRDsGVR}, func(opts *metav1.ListOptions) {
+	crd, inf, err := i.newMetadataInformer(Kind{Name: KindCRD, GVR: CRDsGVR}, func(opts *metav1.ListOptions) {
 		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", KubeOVNCRDName).String()
 	})
 	if err != nil {
@@ -45,7 +45,7 @@ func (i *Informers) newKubeOVN(kinds []Kind) (*kubeOVN, error) {
 	// Every event re-reads the cache, so the handler needs no event data:
 	// the state it acts on is at least as new as the event.
 	changed := func() { o.update() }
-	o.registration, err = crd.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	o.registration, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { changed() },
 		UpdateFunc: func(any, any) { changed() },
 		DeleteFunc: func(any) { changed() },
@@ -69,7 +69,7 @@ func (o *kubeOVN) start(ctx context.Context) {
 // call at a time, so listeners see the changes in order.
 func (o *kubeOVN) update() {
 	enabled := false
-	if obj, ok, _ := o.crd.informer.GetIndexer().GetByKey(KubeOVNCRDName); ok {
+	if obj, ok, _ := o.crd.indexer.GetByKey(KubeOVNCRDName); ok {
 		if m, ok := obj.(metav1.Object); ok {
 			enabled = m.GetDeletionTimestamp() == nil
 		}
@@ -101,7 +101,7 @@ func (o *kubeOVN) startKinds() {
 	ctx, stop := context.WithCancel(o.ctx)
 	o.stop = stop
 	for _, k := range o.kinds {
-		ki, err := o.i.newKindInformer(k, nil)
+		ki, err := o.i.newKindInformer(k)
 		if err != nil {
 			// Only possible on a programming error: the informer is new.
 			o.i.logger.Error("Cannot build informer", zap.String("kind", k.Name), zap.Error(err))

@@ -96,7 +96,7 @@ func selectIn(ki *kindInformer, namespace string, selector labels.Selector) []me
 	if selector == nil {
 		selector = labels.Everything()
 	}
-	indexer := ki.informer.GetIndexer()
+	indexer := ki.indexer
 	var candidates []any
 	if key, value, ok := ki.indexedEquality(selector); ok {
 		candidates, _ = indexer.ByIndex(labelIndexName(key), value)

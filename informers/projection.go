@@ -8,20 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Indexes of projected kinds by multus network name. A networkName is either
-// "ns/name" or a bare "name" that refers to the object's own namespace; both
-// are indexed as "ns/name", in separate indexes, so each half of "who uses
-// NAD ns/name" is one exact lookup without filtering.
-const (
-	indexQualifiedNetwork = "network"       // networkName "ns/name", as written
-	indexLocalNetwork     = "local-network" // bare networkName, as "<own ns>/name"
-)
-
 // projection is all that is kept of a network user (a VMI): a 112-byte
 // struct plus name and resourceVersion, the other strings interned; about
-// 340 bytes per VMI in the store with key and indexes
-// (BenchmarkCachedBytesPerObject). It implements metav1.Object and runtime.Object only so that the
-// informer's store can key and hand it around (projection_meta.go).
+// 170 bytes per VMI in the projection store, its lists included
+// (BenchmarkCachedBytesPerObject). It implements metav1.Object and
+// runtime.Object only so that the reflector and its queue can key and hand
+// it around (projection_meta.go).
 type projection struct {
 	namespace       string
 	name            string
@@ -118,18 +110,4 @@ func nested(v any, path ...string) any {
 		v = m[key]
 	}
 	return v
-}
-
-func qualifiedNetworkIndex(obj any) ([]string, error) {
-	if p, ok := obj.(*projection); ok {
-		return p.qualified, nil
-	}
-	return nil, nil
-}
-
-func localNetworkIndex(obj any) ([]string, error) {
-	if p, ok := obj.(*projection); ok {
-		return p.local, nil
-	}
-	return nil, nil
 }

@@ -110,7 +110,7 @@ func (ki *kindInformer) pending() string {
 func (i *Informers) WaitForSync(ctx context.Context) error {
 	var checkers []cache.DoneChecker
 	for _, ki := range i.kinds {
-		checkers = append(checkers, ki.handler.HasSyncedChecker())
+		checkers = append(checkers, ki.synced.HasSyncedChecker())
 	}
 	if i.ovn != nil {
 		// The handler has seen the initial list, so the kube-ovn kinds
@@ -123,7 +123,7 @@ func (i *Informers) WaitForSync(ctx context.Context) error {
 	if i.ovn != nil {
 		checkers = checkers[:0]
 		for _, ki := range i.ovn.snapshot() {
-			checkers = append(checkers, ki.handler.HasSyncedChecker())
+			checkers = append(checkers, ki.synced.HasSyncedChecker())
 		}
 		if err := waitDone(ctx, checkers); err != nil {
 			return i.notReady(err)
@@ -196,7 +196,7 @@ func (i *Informers) Ready() error {
 
 // unready says why ki is not ready, or "" if it is.
 func (i *Informers) unready(ki *kindInformer) string {
-	if !ki.handler.HasSynced() || !i.watches.watching(ki.kind.GVR) {
+	if !ki.synced.HasSynced() || !i.watches.watching(ki.kind.GVR) {
 		return ki.pending()
 	}
 	if d := i.watches.failingFor(ki.kind.GVR); d > i.grace {

@@ -52,6 +52,19 @@ func TestVMIsUsingNAD(t *testing.T) {
 				{Namespace: "other", Name: "db-02", Node: "node-3"},
 			},
 		},
+		{
+			name: "more nodes than are compared one by one", namespace: "default", nad: "vlan100",
+			nodes: map[string]bool{"node-2": true, "node-3": true, "n4": true, "n5": true, "n6": true, "n7": true, "n8": true, "n9": true, "n10": true},
+			want: []informers.VMIRef{
+				{Namespace: "default", Name: "web-01", Node: "node-2"},
+				{Namespace: "other", Name: "db-02", Node: "node-3"},
+			},
+		},
+		{
+			name: "a node mapped to false is not in the set", namespace: "default", nad: "vlan100",
+			nodes: map[string]bool{"node-1": false, "node-2": true},
+			want:  []informers.VMIRef{{Namespace: "default", Name: "web-01", Node: "node-2"}},
+		},
 		{name: "an empty node set matches none", namespace: "default", nad: "vlan100", nodes: map[string]bool{}},
 		{name: "unused", namespace: "default", nad: "vlan300"},
 	}
@@ -132,6 +145,14 @@ func BenchmarkVMIsUsingNAD(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			n = len(store.VMIsUsingNAD("ns-07", "net-3", nil))
+		}
+		b.ReportMetric(float64(n), "users")
+	})
+	b.Run("on-one-node", func(b *testing.B) {
+		b.ReportAllocs()
+		nodes, n := map[string]bool{"node-1": true}, 0
+		for b.Loop() {
+			n = len(store.VMIsUsingNAD("ns-07", "net-3", nodes))
 		}
 		b.ReportMetric(float64(n), "users")
 	})
