@@ -16,7 +16,9 @@ import (
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lowmem/harvester-network-webhook/informers"
 )
@@ -152,15 +154,14 @@ type outcome struct {
 
 // decide decodes body, decides the review and encodes the response.
 func (s *Server) decide(ctx context.Context, webhook string, routes []route, body []byte) outcome {
-	review, err := decodeReview(body)
+	apiVersion, ar, err := decodeReview(body)
 	if err != nil {
 		return outcome{status: http.StatusBadRequest, err: err}
 	}
-	ar := review.Request
 	resp := s.admit(ctx, webhook, routes, ar)
-	review.Response = resp
-	review.Request = nil // the API server reads only the response
-	out, err := json.Marshal(review)
+	// The API server reads only the response.
+	out, err := json.Marshal(&admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: "AdmissionReview"}, Response: resp})
 	if err != nil {
 		return outcome{err: fmt.Errorf("encode admission review: %w", err)}
 	}
@@ -225,21 +226,66 @@ func checkContentType(req *http.Request) error {
 	return nil
 }
 
-func decodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
-	review := &admissionv1.AdmissionReview{}
-	if err := json.Unmarshal(body, review); err != nil {
-		return nil, fmt.Errorf("decode admission review: %w", quoteError(err))
+// AdmissionReview is the part of an admission.k8s.io v1 or v1beta1
+// review that the webhook reads: the two versions share this shape.
+// Decoding only these fields, and the objects without a copy, takes half
+// the time of admissionv1.AdmissionReview; the fields the API server sends
+// besides (resource, user groups, options, …) are skipped, as a lenient
+// decoder ignores unknown fields.
+type AdmissionReview struct {
+	APIVersion string            `json:"apiVersion"`
+	Request    *AdmissionRequest `json:"request"`
+}
+
+// AdmissionRequest is the part of an AdmissionReview's request that the
+// rules and the router read.
+type AdmissionRequest struct {
+	UID         types.UID                `json:"uid"`
+	Kind        metav1.GroupVersionKind  `json:"kind"`
+	RequestKind *metav1.GroupVersionKind `json:"requestKind"`
+	Name        string                   `json:"name"`
+	Namespace   string                   `json:"namespace"`
+	Operation   admissionv1.Operation    `json:"operation"`
+	UserInfo    struct {
+		Username string `json:"username"`
+	} `json:"userInfo"`
+	Object    rawObject `json:"object"`
+	OldObject rawObject `json:"oldObject"`
+}
+
+// rawObject is an object's JSON as it sits in the review's body, not
+// copied: the body outlives the review's answer. JSON null is no object,
+// as for runtime.RawExtension.
+type rawObject []byte
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *rawObject) UnmarshalJSON(b []byte) error {
+	if string(b) != "null" {
+		*o = b
+	}
+	return nil
+}
+
+// decodeReview decodes body into the request the rules see, and returns
+// the review's apiVersion, which the answer repeats.
+func decodeReview(body []byte) (apiVersion string, _ *admissionv1.AdmissionRequest, _ error) {
+	var review AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		return "", nil, fmt.Errorf("decode admission review: %w", quoteError(err))
 	}
 	switch review.APIVersion {
 	case "admission.k8s.io/v1", "admission.k8s.io/v1beta1":
 	default:
-		return nil, fmt.Errorf("unsupported admission review apiVersion %q: want admission.k8s.io/v1 or v1beta1", quote(review.APIVersion))
+		return "", nil, fmt.Errorf("unsupported admission review apiVersion %q: want admission.k8s.io/v1 or v1beta1", quote(review.APIVersion))
 	}
-	if review.Request == nil {
-		return nil, errors.New("admission review has no request")
+	r := review.Request
+	if r == nil {
+		return "", nil, errors.New("admission review has no request")
 	}
-	review.Kind = "AdmissionReview"
-	return review, nil
+	ar := &admissionv1.AdmissionRequest{UID: r.UID, Kind: r.Kind, RequestKind: r.RequestKind, Name: r.Name, Namespace: r.Namespace,
+		Operation: r.Operation, Object: k8sruntime.RawExtension{Raw: r.Object}, OldObject: k8sruntime.RawExtension{Raw: r.OldObject}}
+	ar.UserInfo.Username = r.UserInfo.Username
+	return review.APIVersion, ar, nil
 }
 
 // admit routes the request and turns the rule's answer into a response.
