@@ -75,6 +75,8 @@ func healthHandler(state *runState, m *metrics, profiling bool) http.Handler {
 		w.WriteHeader(code)
 		_, _ = w.Write([]byte(msg))
 	})
-	r.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	// Uncompressed: a scrape is a few KiB, and each gzip writer promhttp
+	// pools is a megabyte and a half of heap.
+	r.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{DisableCompression: true}))
 	return r
 }

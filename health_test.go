@@ -113,6 +113,14 @@ func TestReadyzFollowsTheParts(t *testing.T) {
 			t.Errorf("/metrics has no %s", want)
 		}
 	}
+	// Prometheus asks for gzip; the answer is plain (no pooled gzip writer).
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if enc := rec.Header().Get("Content-Encoding"); enc != "" || !strings.Contains(rec.Body.String(), "harvester_network_webhook_requests_in_flight") {
+		t.Errorf("a scrape accepting gzip got Content-Encoding %q", enc)
+	}
 	if got := (ruleSet{version: admission.V1_9, source: "configured"}).String(); got != "v1.9 (configured)" {
 		t.Errorf("a configured rule set reads %q", got)
 	}
