@@ -16,7 +16,6 @@ import (
 	"github.com/lowmem/harvester-network-webhook/admission"
 	"github.com/lowmem/harvester-network-webhook/certs"
 	"github.com/lowmem/harvester-network-webhook/informers"
-	"github.com/lowmem/harvester-network-webhook/internal/gctune"
 )
 
 // config is everything the process is told. Each field comes from its flag,
@@ -34,10 +33,7 @@ type config struct {
 	Version    admission.Version
 	HealthPort int
 	LRUBytes   int64
-	// GCHeapHeadroom is the least heap the collector lets grow above the
-	// live heap (gctune); 0 leaves GOGC alone.
-	GCHeapHeadroom uint64
-	Profiling      bool
+	Profiling  bool
 	// Audit is --mode audit: warn instead of denying, patch nothing.
 	Audit bool
 	// Service names the Service the configurations point to and the
@@ -104,9 +100,6 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 		"plain-HTTP port of /healthz, /readyz and /metrics; 0 disables it (env HEALTH_PORT)")
 	lruBytes := fs.String("lru-bytes", env("LRU_BYTES", strconv.FormatInt(informers.DefaultLRUBytes, 10)),
 		"byte budget of the cache of full objects fetched on demand (env LRU_BYTES)")
-	headroom := fs.String("gc-heap-headroom", env("GC_HEAP_HEADROOM", strconv.Itoa(gctune.DefaultHeadroom)),
-		"bytes the heap may grow above the live heap before the garbage collector runs, at the least (GOGC=100 past it); "+
-			"fewer collections of a small heap for that much memory. 0, or GOGC set, leaves the collector as Go sets it (env GC_HEAP_HEADROOM)")
 	profiling := fs.String("profiling", env("PROFILING", "false"),
 		"serve Go's pprof profiles under /debug/pprof/ on the health port: true or false (env PROFILING)")
 	mode := fs.String("mode", env("MODE", "enforce"),
@@ -158,12 +151,6 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (*
 	}
 	if cfg.LRUBytes, err = strconv.ParseInt(*lruBytes, 10, 64); err != nil || cfg.LRUBytes <= 0 {
 		return nil, fmt.Errorf("--lru-bytes: %q is not a positive number of bytes", *lruBytes)
-	}
-	if cfg.GCHeapHeadroom, err = strconv.ParseUint(*headroom, 10, 64); err != nil {
-		return nil, fmt.Errorf("--gc-heap-headroom: %q is not a number of bytes", *headroom)
-	}
-	if getenv("GOGC") != "" {
-		cfg.GCHeapHeadroom = 0 // the operator's GOGC wins
 	}
 	if cfg.Profiling, err = strconv.ParseBool(*profiling); err != nil {
 		return nil, fmt.Errorf("--profiling: %q is not true or false", *profiling)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
-	"github.com/lowmem/harvester-network-webhook/internal/gctune"
 )
 
 func envOf(kv map[string]string) func(string) string {
@@ -44,24 +43,6 @@ func TestModeAndShutdownSettings(t *testing.T) {
 	}
 	if !cfg.Audit || cfg.Service != "harvester-network-webhook-audit" || cfg.ShutdownDrain != 0 || cfg.WatchFailureGrace != 2*time.Minute {
 		t.Errorf("set: audit %v service %q drain %v grace %v", cfg.Audit, cfg.Service, cfg.ShutdownDrain, cfg.WatchFailureGrace)
-	}
-}
-
-func TestGCHeapHeadroomYieldsToGOGC(t *testing.T) {
-	cfg, err := parseConfig(nil, envOf(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.GCHeapHeadroom != gctune.DefaultHeadroom {
-		t.Errorf("default headroom %d, want %d", cfg.GCHeapHeadroom, gctune.DefaultHeadroom)
-	}
-	cfg, err = parseConfig([]string{"--gc-heap-headroom", "1048576"}, envOf(map[string]string{"GC_HEAP_HEADROOM": "0"}), io.Discard)
-	if err != nil || cfg.GCHeapHeadroom != 1<<20 {
-		t.Errorf("flag: headroom %d, %v", cfg.GCHeapHeadroom, err)
-	}
-	cfg, err = parseConfig([]string{"--gc-heap-headroom", "1048576"}, envOf(map[string]string{"GOGC": "200"}), io.Discard)
-	if err != nil || cfg.GCHeapHeadroom != 0 {
-		t.Errorf("with GOGC set: headroom %d, %v; want 0", cfg.GCHeapHeadroom, err)
 	}
 }
 
@@ -100,7 +81,6 @@ func TestBadConfigurationIsAClearError(t *testing.T) {
 		"--https-port 0":                                   "--https-port",
 		"--health-port 8443":                               "are both 8443",
 		"--lru-bytes -1":                                   "--lru-bytes",
-		"--gc-heap-headroom 16Mi":                          `--gc-heap-headroom: "16Mi" is not a number of bytes`,
 		"--webhook-url http://127.0.0.1:8443":              "is not an https://host[:port] URL",
 		"--namespace=":                                     "--namespace must not be empty",
 		"--loglevel":                                       "flag needs an argument",

@@ -20,7 +20,6 @@ import (
 	"github.com/lowmem/harvester-network-webhook/admission"
 	"github.com/lowmem/harvester-network-webhook/certs"
 	"github.com/lowmem/harvester-network-webhook/informers"
-	"github.com/lowmem/harvester-network-webhook/internal/gctune"
 )
 
 // shutdownGrace bounds how long in-flight reviews may finish on shutdown;
@@ -46,8 +45,7 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 		return err
 	}
 	log.Info("starting harvester-network-webhook", zap.String("harvesterVersion", cfg.versionName()), zap.Bool("audit", cfg.Audit),
-		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort),
-		zap.Uint64("gcHeapHeadroom", cfg.GCHeapHeadroom))
+		zap.String("namespace", cfg.Namespace), zap.Int("httpsPort", cfg.HTTPSPort), zap.Int("healthPort", cfg.HealthPort))
 
 	state := &runState{}
 	metrics := newMetrics(state)
@@ -56,9 +54,6 @@ func run(ctx context.Context, cfg *config, log *zap.Logger) error {
 	go drain(ctx, work, stopWork, cfg.ShutdownDrain, state, log)
 
 	g, work := errgroup.WithContext(work)
-	if cfg.GCHeapHeadroom > 0 {
-		gctune.Start(work, cfg.GCHeapHeadroom)
-	}
 	if cfg.HealthPort != 0 {
 		health := &http.Server{Addr: ":" + strconv.Itoa(cfg.HealthPort), Handler: healthHandler(state, metrics, cfg.Profiling), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error { return serve(work, health, nil, log) })
