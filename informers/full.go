@@ -140,7 +140,10 @@ func (i *Informers) fetchAll(ctx context.Context, ki *kindInformer, metas []meta
 			misses = append(misses, n)
 		}
 	}
-	if len(misses) == 1 {
+	switch len(misses) {
+	case 0:
+		return values, errs
+	case 1:
 		n := misses[0]
 		values[n], errs[n] = i.get(ctx, ki, metas[n], decode)
 		return values, errs

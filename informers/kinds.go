@@ -6,6 +6,9 @@ import "k8s.io/apimachinery/pkg/runtime/schema"
 const (
 	LabelClusterNetwork = "network.harvesterhci.io/clusternetwork"
 	LabelVlanConfig     = "network.harvesterhci.io/vlanconfig"
+	// LabelExclusiveVlan marks the storage network NAD whose VLAN no other
+	// NAD may use (v1.9); every NAD create looks it up.
+	LabelExclusiveVlan = "storage-network.settings.harvesterhci.io/exclusivevlan"
 )
 
 // Resources the webhook watches.
@@ -98,7 +101,7 @@ func (k Kind) CRDName() string {
 func V14Kinds() []Kind {
 	return []Kind{
 		{Name: KindNode, GVR: NodesGVR},
-		{Name: KindNAD, GVR: NADsGVR, Namespaced: true, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork}},
+		{Name: KindNAD, GVR: NADsGVR, Namespaced: true, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork, LabelExclusiveVlan}},
 		{Name: KindClusterNetwork, GVR: ClusterNetworksGVR, FullOnDemand: true},
 		{Name: KindVlanConfig, GVR: VlanConfigsGVR, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork}},
 		{Name: KindVlanStatus, GVR: VlanStatusesGVR, FullOnDemand: true, LabelIndexes: []string{LabelClusterNetwork, LabelVlanConfig}},
