@@ -53,6 +53,8 @@ func TestMalformedReviewsGetClearHTTPErrors(t *testing.T) {
 		wantText          string
 	}{
 		{"not JSON", "application/json", []byte("{"), http.StatusBadRequest, "decode admission review"},
+		{"a field read of the wrong type", "application/json", []byte(strings.Replace(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1),
+			`"name":"cm"`, `"name":5`, 1)), http.StatusBadRequest, "cannot unmarshal number into Go struct field AdmissionRequest.request.name of type string"},
 		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "has no request"},
 		{"unknown review version", "application/json", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v2", 1)), http.StatusBadRequest, "unsupported admission review apiVersion"},
 		{"wrong content type", "text/plain", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1)), http.StatusUnsupportedMediaType, "not application/json"},
@@ -65,6 +67,27 @@ func TestMalformedReviewsGetClearHTTPErrors(t *testing.T) {
 				t.Errorf("got HTTP %d %q, want %d containing %q", rec.Code, rec.Body.String(), tt.wantCode, tt.wantText)
 			}
 		})
+	}
+}
+
+// Fields the webhook does not read are skipped, as unknown ones are: a
+// review is not refused for them.
+func TestFieldsNotReadAreNotDecoded(t *testing.T) {
+	body := strings.Replace(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1),
+		`"resource":{"group":"","version":"v1","resource":"configmaps"}`, `"resource":5,"options":[],"dryRun":"no"`, 1)
+	rec := post(t, newTestRouter(nil), ValidationPath, "application/json", []byte(body))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "no route match found for CREATE") {
+		t.Errorf("got HTTP %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// An object of JSON null is no object, as a runtime.RawExtension reads it.
+func TestANullObjectIsMissing(t *testing.T) {
+	body := strings.Replace(string(reviewFor(t, "admission.k8s.io/v1", admissionv1.Delete, "", nad("default", "n", dataLabels, "{}", vlan100Config))),
+		`"oldObject":{`, `"oldObject":null,"x":{`, 1)
+	rec := post(t, newTestRouter(informerstest.NewStore(t)), ValidationPath, "application/json", []byte(body))
+	if !strings.Contains(rec.Body.String(), "request.oldObject is missing from the admission request") {
+		t.Errorf("got HTTP %d %s", rec.Code, rec.Body.String())
 	}
 }
 
