@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lowmem/harvester-network-webhook/admission"
 	"github.com/lowmem/harvester-network-webhook/certs"
@@ -54,7 +53,7 @@ func (r *runState) check() error {
 
 // healthHandler serves the probes and /metrics, and pprof (with expvar) when
 // profiling: opt-in, as the port is plain HTTP without authentication.
-func healthHandler(state *runState, m *metrics, profiling bool) http.Handler {
+func healthHandler(state *runState, m *webhookMetrics, profiling bool) http.Handler {
 	r := chi.NewRouter()
 	if profiling {
 		r.Mount("/debug", middleware.Profiler())
@@ -75,8 +74,7 @@ func healthHandler(state *runState, m *metrics, profiling bool) http.Handler {
 		w.WriteHeader(code)
 		_, _ = w.Write([]byte(msg))
 	})
-	// Uncompressed: a scrape is a few KiB, and each gzip writer promhttp
-	// pools is a megabyte and a half of heap.
-	r.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{DisableCompression: true}))
+	// Uncompressed: a scrape is a few KiB.
+	r.Handle("/metrics", m.registry)
 	return r
 }

@@ -92,7 +92,7 @@ func drain(ctx, work context.Context, stopWork context.CancelFunc, d time.Durati
 
 // watchAndAdmit starts the informers of the rule set's kinds and admits.
 func watchAndAdmit(ctx context.Context, cfg *config, version admission.Version, clients *clientSet, restCfg *rest.Config,
-	state *runState, metrics *metrics, log *zap.Logger) error {
+	state *runState, metrics *webhookMetrics, log *zap.Logger) error {
 	kinds, watchKubeOVN := informers.KindsFor(int(version))
 	inf, err := informers.New(informers.Config{
 		Metadata: clients.metadata, Dynamic: clients.dynamic, REST: restCfg, LRUBytes: cfg.LRUBytes, Logger: log.Named("informers"),
@@ -122,7 +122,7 @@ func watchAndAdmit(ctx context.Context, cfg *config, version admission.Version, 
 // only then registers the webhook configurations, so the API server never
 // calls a webhook that cannot answer correctly yet.
 func admit(ctx context.Context, cfg *config, profile admission.Profile, clients *clientSet,
-	inf *informers.Informers, state *runState, metrics *metrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
+	inf *informers.Informers, state *runState, metrics *webhookMetrics, kubeOVNChanged <-chan struct{}, log *zap.Logger) error {
 	began := time.Now()
 	certOpts := certs.Options{Namespace: cfg.Namespace, ServiceName: cfg.Service, Logger: log.Named("certs"),
 		CAValidity: cfg.CAValidity, LeafValidity: cfg.CertValidity, RenewFraction: cfg.CertRenewFraction, PropagationDelay: cfg.CAPropagationDelay}
