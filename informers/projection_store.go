@@ -284,10 +284,24 @@ func selectUsers[T any](s *projectionStore, nad string, keep func(*projection) b
 	if u == nil {
 		return nil
 	}
-	var out []T
-	if keep == nil {
-		out = make([]T, 0, len(u.qualified)+len(u.local))
+	n := len(u.qualified) + len(u.local)
+	if keep != nil {
+		// Counted first: a VlanConfig update's denial lists hundreds of
+		// users per NAD, and a slice grown by append allocated twice the
+		// bytes of the result.
+		n = 0
+		for _, group := range [...][]*projection{u.qualified, u.local} {
+			for _, p := range group {
+				if keep(p) {
+					n++
+				}
+			}
+		}
 	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, 0, n)
 	for _, group := range [...][]*projection{u.qualified, u.local} {
 		for _, p := range group {
 			if keep == nil || keep(p) {
