@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -52,12 +54,34 @@ const (
 // reviewDeadline is when the review must be answered: ?timeout= less a
 // margin (a tenth, at most a second), else defaultReviewTimeout.
 func reviewDeadline(req *http.Request, start time.Time) time.Time {
-	d, err := time.ParseDuration(req.URL.Query().Get("timeout"))
+	d, err := time.ParseDuration(queryValue(req.URL.RawQuery, "timeout"))
 	if err != nil || d <= 0 {
 		return start.Add(defaultReviewTimeout)
 	}
 	d = min(d, maxReviewTimeout)
 	return start.Add(d - min(d/10, maxDeadlineMargin))
+}
+
+// queryValue is url.Values.Get of the query, without building the map of
+// every parameter.
+func queryValue(query, key string) string {
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			if k, _ = url.QueryUnescape(k); k == "" {
+				continue
+			}
+		}
+		if k != key || strings.Contains(pair, ";") {
+			continue
+		}
+		if v, err := url.QueryUnescape(v); err == nil {
+			return v
+		}
+	}
+	return ""
 }
 
 // byteBudget counts the bytes of the review bodies held now, from the first

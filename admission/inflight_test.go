@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -194,5 +195,18 @@ func TestLargeReviewsOverOneHTTP2ConnectionAllGetAnAnswer(t *testing.T) {
 	wg.Wait()
 	if codes[http.StatusOK] == 0 || codes[http.StatusOK]+codes[http.StatusServiceUnavailable] != 16 {
 		t.Errorf("answers by HTTP status %v, want 16: some 200, the others 503", codes)
+	}
+}
+
+func TestQueryValueIsURLValuesGet(t *testing.T) {
+	for _, q := range []string{"", "timeout=10s", "a=1&timeout=5s&timeout=7s", "timeou%74=3s", "timeout=1%30s", "timeout", "timeout=",
+		"x=1;timeout=2s", "timeout=%zz&timeout=4s", "tim+eout=1s&timeout=2s", "timeout=2s;x"} {
+		want := ""
+		if v, err := url.ParseQuery(q); err == nil || v != nil {
+			want = v.Get("timeout")
+		}
+		if got := queryValue(q, "timeout"); got != want {
+			t.Errorf("%q: got %q, want %q", q, got, want)
+		}
 	}
 }
