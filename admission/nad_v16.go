@@ -292,13 +292,17 @@ func checkRouteFirst(p Profile, nad *cniv1.NetworkAttachmentDefinition) error {
 	return validateRoute(nad.Annotations[annotationRoute])
 }
 
+// exclusiveVlan selects the storage network NADs with an exclusive VLAN;
+// every NAD create asks, and a selector is immutable.
+var exclusiveVlan = labels.SelectorFromValidatedSet(labels.Set{labelExclusiveVlan: "true"})
+
 // checkExclusiveStorageVlan (v1.9) refuses a NAD whose VLAN, or trunk, holds
 // the VLAN of the first storage network with an exclusive VLAN.
 func checkExclusiveStorageVlan(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefinition, conf *nadConf) error {
 	if !r.Profile.atLeast(V1_9) || isKubeOVN(conf) || isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {
 		return nil
 	}
-	sns := r.Store.NADs("", labels.SelectorFromValidatedSet(labels.Set{labelExclusiveVlan: "true"}))
+	sns := r.Store.NADs("", exclusiveVlan)
 	if len(sns) == 0 {
 		return nil
 	}
