@@ -106,11 +106,22 @@ func TestReadyzFollowsTheParts(t *testing.T) {
 		`harvester_network_webhook_cached_objects{kind="VlanConfig"} 0`,
 		`harvester_network_webhook_watch_restarts_total{kind="VlanConfig"} 0`,
 		`harvester_network_webhook_requests_in_flight 0`,
+		"# TYPE go_gc_heap_live_bytes gauge\ngo_gc_heap_live_bytes ",
+		"# TYPE go_memstats_heap_inuse_bytes gauge\ngo_memstats_heap_inuse_bytes ",
+		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ",
+		"# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ",
 		`harvester_network_webhook_certificate_expiry_timestamp_seconds{certificate="serving"} ` +
 			strconv.FormatFloat(float64(keeper.Status().LeafNotAfter.Unix()), 'g', -1, 64),
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "process_resident_memory_bytes", "go_goroutines"} {
+		_, rest, _ := strings.Cut(body, "\n"+name+" ")
+		line, _, _ := strings.Cut(rest, "\n")
+		if v, err := strconv.ParseFloat(line, 64); err != nil || v <= 0 {
+			t.Errorf("%s = %q, want a positive number", name, line)
 		}
 	}
 	// Prometheus asks for gzip; the answer is plain (no pooled gzip writer).
