@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // limits are a container's resource limits; zero is no limit.
@@ -304,4 +306,15 @@ func (c *cgroup) remove() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// evictFromPageCache asks the kernel to drop path's cached pages; those
+// mapped by a running process stay.
+func evictFromPageCache(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 }

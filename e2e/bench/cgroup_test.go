@@ -117,3 +117,16 @@ func TestSelfCgroupsFindsEachControllersHierarchy(t *testing.T) {
 		})
 	}
 }
+
+func TestEvictFromPageCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "binary")
+	if err := os.WriteFile(path, make([]byte, 1<<20), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := evictFromPageCache(path); err != nil {
+		t.Errorf("evict %s: %v", path, err)
+	}
+	if err := evictFromPageCache(path + ".missing"); err == nil {
+		t.Error("no error for a missing file")
+	}
+}
