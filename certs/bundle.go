@@ -61,7 +61,7 @@ func (b *Bundle) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) 
 
 // cipherSuites are upstream's six TLS 1.2 suites. Go does not let TLS 1.3
 // suites be configured, and upstream did not either.
-var cipherSuites = []uint16{
+var cipherSuites = [...]uint16{
 	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -70,12 +70,15 @@ var cipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
+// CipherSuites returns upstream's six suites, the ones the webhook serves.
+func CipherSuites() []uint16 { return slices.Clone(cipherSuites[:]) }
+
 // tlsConfig returns the server TLS configuration upstream used: TLS 1.2 or
 // later, its six ECDHE suites, HTTP/2 offered, and b's certificate.
 func tlsConfig(b *Bundle) *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		CipherSuites:   slices.Clone(cipherSuites),
+		CipherSuites:   CipherSuites(),
 		NextProtos:     []string{"h2", "http/1.1"},
 		GetCertificate: b.GetCertificate,
 	}

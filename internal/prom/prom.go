@@ -114,18 +114,23 @@ func (r *Registry) Gauge(name, help string, labels ...string) *Vec {
 
 // With returns the series of the label values, one per label, in order.
 func (v *Vec) With(values ...string) *Value {
-	key := keyOf(v.labels, values)
-	v.mu.RLock()
-	s, ok := v.series[key]
-	v.mu.RUnlock()
+	return seriesOf(&v.mu, v.series, keyOf(v.labels, values), func() *Value { return &Value{} })
+}
+
+// seriesOf returns the series of key in m, guarded by mu, made by newSeries
+// the first time.
+func seriesOf[V any](mu *sync.RWMutex, m map[labelValues]*V, key labelValues, newSeries func() *V) *V {
+	mu.RLock()
+	s, ok := m[key]
+	mu.RUnlock()
 	if ok {
 		return s
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if s, ok = v.series[key]; !ok {
-		s = &Value{}
-		v.series[key] = s
+	mu.Lock()
+	defer mu.Unlock()
+	if s, ok = m[key]; !ok {
+		s = newSeries()
+		m[key] = s
 	}
 	return s
 }
@@ -191,20 +196,9 @@ func (r *Registry) Histogram(name, help string, buckets []float64, labels ...str
 
 // With returns the histogram of the label values.
 func (h *Histogram) With(values ...string) *HistogramValue {
-	key := keyOf(h.labels, values)
-	h.mu.RLock()
-	s, ok := h.series[key]
-	h.mu.RUnlock()
-	if ok {
-		return s
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s, ok = h.series[key]; !ok {
-		s = &HistogramValue{bounds: h.buckets, counts: make([]atomic.Uint64, len(h.buckets)+1)}
-		h.series[key] = s
-	}
-	return s
+	return seriesOf(&h.mu, h.series, keyOf(h.labels, values), func() *HistogramValue {
+		return &HistogramValue{bounds: h.buckets, counts: make([]atomic.Uint64, len(h.buckets)+1)}
+	})
 }
 
 func (h *Histogram) write(w *bufio.Writer) {
