@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	cniv1 "github.com/lowmem/harvester-network-webhook/apis/cni/v1"
 	"github.com/lowmem/harvester-network-webhook/apis/network/v1beta1"
@@ -40,14 +39,7 @@ func BenchmarkDenialsL10(b *testing.B) {
 	for i := range vms {
 		objs = append(objs, vm("tenant", fmt.Sprintf("vm-%d", i), fmt.Sprintf("default/vlan-%d", i%nads)))
 	}
-	us := make([]*unstructured.Unstructured, len(objs))
-	for i, o := range objs {
-		us[i] = &unstructured.Unstructured{}
-		if err := us[i].UnmarshalJSON([]byte(o)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	store := informerstest.NewVersion(b, 9, us...).Store
+	store := informerstest.NewVersion(b, 9, clusterObjects(b, objs)...).Store
 	r := chi.NewRouter()
 	NewServer(Config{Profile: Profile{Version: V1_9}, Store: store, Logger: zap.NewNop()}).Routes(r)
 

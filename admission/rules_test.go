@@ -74,7 +74,7 @@ func reviewFor(t testing.TB, apiVersion string, op admissionv1.Operation, object
 }
 
 // clusterObjects decodes JSON objects for a test store.
-func clusterObjects(t *testing.T, objects []string) []*unstructured.Unstructured {
+func clusterObjects(t testing.TB, objects []string) []*unstructured.Unstructured {
 	t.Helper()
 	objs := make([]*unstructured.Unstructured, len(objects))
 	for i, o := range objects {

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	admissionv1 "k8s.io/api/admission/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/lowmem/harvester-network-webhook/informers/informerstest"
 )
@@ -32,14 +31,7 @@ func BenchmarkServe(b *testing.B) {
 	for i := range vmis {
 		objs = append(objs, vmi(fmt.Sprintf("vmi-%04d", i), fmt.Sprintf("node-%d", i%3), fmt.Sprintf("default/vlan%d", i%10)))
 	}
-	us := make([]*unstructured.Unstructured, len(objs))
-	for i, o := range objs {
-		us[i] = &unstructured.Unstructured{}
-		if err := us[i].UnmarshalJSON([]byte(o)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	store := informerstest.NewVersion(b, 9, us...).Store
+	store := informerstest.NewVersion(b, 9, clusterObjects(b, objs)...).Store
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel))
 	r := chi.NewRouter()
 	NewServer(Config{Profile: Profile{Version: V1_9}, Store: store, Logger: logger}).Routes(r)
