@@ -61,8 +61,8 @@ func TestFlagOn(t *testing.T) {
 		"MODE":                      "enforce",
 		"WEBHOOK_SERVER_HTTPS_PORT": "8443",
 		"HEALTH_PORT":               "8444",
-		// 90% of the 96Mi limit.
-		"GOMEMLIMIT": "90596966",
+		// 90% of the 72Mi limit.
+		"GOMEMLIMIT": "67947724",
 	}
 	if got := env(c); !maps.Equal(got, wantEnv) || c.Env[0].Name != "NAMESPACE" || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
 		t.Errorf("env %v (first %s), want NAMESPACE from metadata.namespace, then %v", got, c.Env[0].Name, wantEnv)
@@ -86,7 +86,7 @@ func TestFlagOn(t *testing.T) {
 		t.Errorf("securityContext %+v, want read-only root, non-root, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp", sc)
 	}
 	wantResources := corev1.ResourceRequirements{
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("96Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("72Mi")},
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("48Mi")},
 	}
 	if !equalResources(c.Resources, wantResources) {
