@@ -227,20 +227,20 @@ func checkContentType(req *http.Request) error {
 	return nil
 }
 
-// AdmissionReview is the part of an admission.k8s.io v1 or v1beta1
+// admissionReview is the part of an admission.k8s.io v1 or v1beta1
 // review that the webhook reads: the two versions share this shape.
 // Decoding only these fields, and the objects without a copy, takes half
 // the time of admissionv1.AdmissionReview; the fields the API server sends
 // besides (resource, user groups, options, …) are skipped, as a lenient
 // decoder ignores unknown fields.
-type AdmissionReview struct {
+type admissionReview struct {
 	APIVersion string            `json:"apiVersion"`
-	Request    *AdmissionRequest `json:"request"`
+	Request    *admissionRequest `json:"request"`
 }
 
-// AdmissionRequest is the part of an AdmissionReview's request that the
+// admissionRequest is the part of an AdmissionReview's request that the
 // rules and the router read.
-type AdmissionRequest struct {
+type admissionRequest struct {
 	UID         types.UID                `json:"uid"`
 	Kind        metav1.GroupVersionKind  `json:"kind"`
 	RequestKind *metav1.GroupVersionKind `json:"requestKind"`
@@ -270,7 +270,7 @@ func (o *rawObject) UnmarshalJSON(b []byte) error {
 // decodeReview decodes body into the request the rules see, and returns
 // the review's apiVersion, which the answer repeats.
 func decodeReview(body []byte) (apiVersion string, _ *admissionv1.AdmissionRequest, _ error) {
-	var review AdmissionReview
+	var review admissionReview
 	if err := json.Unmarshal(body, &review); err != nil {
 		return "", nil, fmt.Errorf("decode admission review: %w", quoteError(err))
 	}

@@ -54,7 +54,7 @@ func TestMalformedReviewsGetClearHTTPErrors(t *testing.T) {
 	}{
 		{"not JSON", "application/json", []byte("{"), http.StatusBadRequest, "decode admission review"},
 		{"a field read of the wrong type", "application/json", []byte(strings.Replace(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1),
-			`"name":"cm"`, `"name":5`, 1)), http.StatusBadRequest, "cannot unmarshal number into Go struct field AdmissionRequest.request.name of type string"},
+			`"name":"cm"`, `"name":5`, 1)), http.StatusBadRequest, "cannot unmarshal number into Go struct field admissionRequest.request.name of type string"},
 		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "has no request"},
 		{"unknown review version", "application/json", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v2", 1)), http.StatusBadRequest, "unsupported admission review apiVersion"},
 		{"wrong content type", "text/plain", []byte(strings.Replace(configMapReview, "%s", "admission.k8s.io/v1", 1)), http.StatusUnsupportedMediaType, "not application/json"},

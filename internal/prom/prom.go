@@ -9,7 +9,7 @@
 package prom
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -35,7 +35,7 @@ type Registry struct {
 }
 
 type family interface {
-	write(w *bufio.Writer)
+	write(w *bytes.Buffer)
 }
 
 // header is what every family has.
@@ -47,7 +47,7 @@ type header struct {
 	order []int
 }
 
-func (h *header) writeHeader(w *bufio.Writer) {
+func (h *header) writeHeader(w *bytes.Buffer) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", h.name, escapeHelp(h.help), h.name, h.typ)
 }
 
@@ -144,7 +144,7 @@ func keyOf(labels, values []string) labelValues {
 	return k
 }
 
-func (v *Vec) write(w *bufio.Writer) {
+func (v *Vec) write(w *bytes.Buffer) {
 	v.mu.RLock()
 	keys := sortedKeys(v.series)
 	values := make([]float64, len(keys))
@@ -201,7 +201,7 @@ func (h *Histogram) With(values ...string) *HistogramValue {
 	})
 }
 
-func (h *Histogram) write(w *bufio.Writer) {
+func (h *Histogram) write(w *bytes.Buffer) {
 	h.mu.RLock()
 	keys := sortedKeys(h.series)
 	type snapshot struct {
@@ -249,7 +249,7 @@ func (r *Registry) Collect(name, help, typ string, collect func(emit func(value 
 	r.add(&collected{header: newHeader(name, help, typ, labels), collect: collect})
 }
 
-func (c *collected) write(w *bufio.Writer) {
+func (c *collected) write(w *bytes.Buffer) {
 	type sample struct {
 		key   labelValues
 		value float64
@@ -268,35 +268,22 @@ func (c *collected) write(w *bufio.Writer) {
 	}
 }
 
-// WriteTo writes every family in the text format.
+// WriteTo writes every family in the text format, in one write.
 func (r *Registry) WriteTo(out io.Writer) (int64, error) {
 	r.mu.Lock()
 	families := slices.Clone(r.families)
 	r.mu.Unlock()
-	cw := &countingWriter{w: out}
-	w := bufio.NewWriter(cw)
+	var b bytes.Buffer
 	for _, f := range families {
-		f.write(w)
+		f.write(&b)
 	}
-	err := w.Flush()
-	return cw.n, err
+	return b.WriteTo(out)
 }
 
 // ServeHTTP serves the families to a scrape.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = r.WriteTo(w)
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func sortedKeys[V any](m map[labelValues]V) []labelValues {
@@ -318,7 +305,7 @@ func compareKeys(a, b labelValues) int {
 }
 
 // writeSample writes one line: name{labels of h[,extra="value"]} value.
-func writeSample(w *bufio.Writer, name string, h *header, values labelValues, extra, extraValue string, v float64) {
+func writeSample(w *bytes.Buffer, name string, h *header, values labelValues, extra, extraValue string, v float64) {
 	w.WriteString(name)
 	if len(h.labels) > 0 || extra != "" {
 		w.WriteByte('{')
@@ -341,7 +328,7 @@ func writeSample(w *bufio.Writer, name string, h *header, values labelValues, ex
 	w.WriteByte('\n')
 }
 
-func writeLabel(w *bufio.Writer, name, value string) {
+func writeLabel(w *bytes.Buffer, name, value string) {
 	w.WriteString(name)
 	w.WriteString(`="`)
 	w.WriteString(labelEscaper.Replace(value))
