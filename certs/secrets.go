@@ -45,8 +45,8 @@ type SecretClient interface {
 
 // WatchableSecretClient is what a Keeper uses: a SecretClient that can also
 // list and watch, which it does only with a field selector on one name.
-// client-go's typed SecretInterface and
-// gentype.ClientWithList[*corev1.Secret, *corev1.SecretList] satisfy it.
+// client-go's typed SecretInterface and the webhook's own
+// typed.Client[*corev1.Secret, *corev1.SecretList] satisfy it.
 type WatchableSecretClient interface {
 	SecretClient
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.SecretList, error)
