@@ -270,9 +270,11 @@ func (o *rawObject) UnmarshalJSON(b []byte) error {
 // decodeReview decodes body into the request the rules see, and returns
 // the review's apiVersion, which the answer repeats.
 func decodeReview(body []byte) (apiVersion string, _ *admissionv1.AdmissionRequest, _ error) {
-	var review admissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
-		return "", nil, fmt.Errorf("decode admission review: %w", quoteError(err))
+	review, ok := scanReview(body)
+	if !ok {
+		if err := json.Unmarshal(body, &review); err != nil {
+			return "", nil, fmt.Errorf("decode admission review: %w", quoteError(err))
+		}
 	}
 	switch review.APIVersion {
 	case "admission.k8s.io/v1", "admission.k8s.io/v1beta1":
