@@ -145,9 +145,9 @@ func checkMgmtMTUChange(r *Request, old, cn *v1beta1.ClusterNetwork) error {
 			return fmt.Errorf("the MTU can't be changed from %v to %v as %s %s is still attached", oldMTU, newMTU, what, nad.Name)
 		}
 	}
-	if vmis := vmisUsingNADs(r, nads, nil); len(vmis) > 0 {
-		before := fmt.Sprintf("the MTU can't be changed from %v to %v as following VMs must be stopped at first: ", oldMTU, newMTU)
-		return errors.New(vmList(before, vmis, vmiName, ""))
+	before := fmt.Sprintf("the MTU can't be changed from %v to %v as following VMs must be stopped at first: ", oldMTU, newMTU)
+	if text := vmisUsingNADs(r, nads, nil, before, ""); text != "" {
+		return errors.New(text)
 	}
 	return nil
 }

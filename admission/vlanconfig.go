@@ -499,8 +499,8 @@ func checkAffectedNodes(r *Request, vc *v1beta1.VlanConfig, affected map[string]
 		return nil
 	}
 	selector := labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: vc.Spec.ClusterNetwork})
-	if vmis := vmisUsingNADs(r, r.Store.NADs("", selector), affected); len(vmis) > 0 {
-		return errors.New(vmList("it is blocked by VM(s) ", vmis, vmiName, " which must be stopped at first"))
+	if text := vmisUsingNADs(r, r.Store.NADs("", selector), affected, "it is blocked by VM(s) ", " which must be stopped at first"); text != "" {
+		return errors.New(text)
 	}
 	for _, nad := range r.Store.NADs(systemNS, selector) {
 		if !nad.Deleting && isSystemNAD(r.Profile, nad.Namespace, nad.Name, nad.Annotations) {

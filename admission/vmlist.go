@@ -2,6 +2,7 @@ package admission
 
 import (
 	"cmp"
+	"iter"
 	"strings"
 
 	"github.com/lowmem/harvester-network-webhook/informers"
@@ -24,16 +25,20 @@ func vmList[T any](before string, vms []T, name func(*T) (namespace, name string
 	b.Grow(size)
 	b.WriteString(before)
 	for i := range vms {
-		if i > 0 {
-			b.WriteString(", ")
-		}
 		ns, n := name(&vms[i])
-		b.WriteString(ns)
-		b.WriteByte('/')
-		b.WriteString(n)
+		writeVM(&b, i == 0, ns, n)
 	}
 	b.WriteString(after)
 	return b.String()
+}
+
+func writeVM(b *strings.Builder, first bool, namespace, name string) {
+	if !first {
+		b.WriteString(", ")
+	}
+	b.WriteString(namespace)
+	b.WriteByte('/')
+	b.WriteString(name)
 }
 
 // vmiName and vmName are vmList's view of a VMI and a VM.
@@ -41,55 +46,74 @@ func vmiName(v *informers.VMIRef) (namespace, name string) { return v.Namespace,
 
 func vmName(v *informers.VMRef) (namespace, name string) { return v.Namespace, v.Name }
 
-// vmisUsingNADs returns the VMIs using any of nads, each once, in the order
-// of their "ns/name" (compareVMIs); a nil node set means every node, else
-// only VMIs on them.
-func vmisUsingNADs(r *Request, nads []informers.NADMeta, nodes map[string]bool) []informers.VMIRef {
+// vmisUsingNADs is vmList of the VMIs using any of nads, each once, in the
+// order of their "ns/name" (compareVMIs), or "" when none does; a nil node
+// set means every node, else only VMIs on them. The lists are merged
+// straight into the text, in a buffer sized for them all.
+func vmisUsingNADs(r *Request, nads []informers.NADMeta, nodes map[string]bool, before, after string) string {
 	lists := make([][]informers.VMIRef, 0, len(nads))
+	size := len(before) + len(after)
 	for _, nad := range nads {
 		if vmis := r.Store.VMIsUsingNAD(nad.Namespace, nad.Name, nodes); len(vmis) > 0 {
 			lists = append(lists, vmis)
+			for _, v := range vmis {
+				size += len(v.Namespace) + 1 + len(v.Name) + len(", ")
+			}
 		}
 	}
-	return mergeVMIs(lists)
+	if len(lists) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(before)
+	first := true
+	for v := range mergeVMIs(lists) {
+		writeVM(&b, first, v.Namespace, v.Name)
+		first = false
+	}
+	b.WriteString(after)
+	return b.String()
 }
 
-// mergeVMIs merges lists into one in compareVMIs order, each VMI once. The
-// Store gives each list as two sorted runs (VMIs naming the NAD "ns/name",
-// then by its bare name); every list is cut where its order descends, so
-// any order is merged right. The runs are merged through a min-heap of
-// their first VMIs: n log(runs) comparisons, no strings built.
-func mergeVMIs(lists [][]informers.VMIRef) []informers.VMIRef {
-	var runs [][]informers.VMIRef
-	total := 0
-	for _, l := range lists {
-		total += len(l)
-		for len(l) > 0 {
-			n := 1
-			for n < len(l) && compareVMIs(l[n-1], l[n]) <= 0 {
-				n++
+// mergeVMIs merges lists into one sequence in compareVMIs order, each VMI
+// once. The Store gives each list as two sorted runs (VMIs naming the NAD
+// "ns/name", then by its bare name); every list is cut where its order
+// descends, so any order is merged right. The runs are merged through a
+// min-heap of their first VMIs: n log(runs) comparisons, no strings built.
+func mergeVMIs(lists [][]informers.VMIRef) iter.Seq[informers.VMIRef] {
+	return func(yield func(informers.VMIRef) bool) {
+		var runs [][]informers.VMIRef
+		for _, l := range lists {
+			for len(l) > 0 {
+				n := 1
+				for n < len(l) && compareVMIs(l[n-1], l[n]) <= 0 {
+					n++
+				}
+				runs = append(runs, l[:n])
+				l = l[n:]
 			}
-			runs = append(runs, l[:n])
-			l = l[n:]
+		}
+		for i := len(runs)/2 - 1; i >= 0; i-- {
+			siftDown(runs, i)
+		}
+		var last *informers.VMIRef
+		for len(runs) > 0 {
+			v := &runs[0][0]
+			if last == nil || compareVMIs(*last, *v) != 0 {
+				if !yield(*v) {
+					return
+				}
+				last = v
+			}
+			if runs[0] = runs[0][1:]; len(runs[0]) == 0 {
+				n := len(runs) - 1
+				runs[0] = runs[n]
+				runs = runs[:n]
+			}
+			siftDown(runs, 0)
 		}
 	}
-	out := make([]informers.VMIRef, 0, total)
-	for i := len(runs)/2 - 1; i >= 0; i-- {
-		siftDown(runs, i)
-	}
-	for len(runs) > 0 {
-		v := runs[0][0]
-		if n := len(out); n == 0 || compareVMIs(out[n-1], v) != 0 {
-			out = append(out, v)
-		}
-		if runs[0] = runs[0][1:]; len(runs[0]) == 0 {
-			last := len(runs) - 1
-			runs[0] = runs[last]
-			runs = runs[:last]
-		}
-		siftDown(runs, 0)
-	}
-	return out
 }
 
 // siftDown moves runs[i] down the min-heap runs, ordered by first VMI.

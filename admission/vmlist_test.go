@@ -256,7 +256,7 @@ func TestMergeVMIs(t *testing.T) {
 			lists = append(lists, l)
 		}
 		var got []string
-		for _, v := range mergeVMIs(lists) {
+		for v := range mergeVMIs(lists) {
 			got = append(got, v.Namespace+"/"+v.Name)
 		}
 		if want = sortedUnique(want); !slices.Equal(got, want) {
