@@ -183,10 +183,22 @@ func existingNames(ctx context.Context, c *harness.Client, meta metadata.Interfa
 	}
 	ri := meta.Resource(gvr)
 	var list *metav1.PartialObjectMetadataList
-	if namespaced {
-		list, err = ri.Namespace(first.GetNamespace()).List(ctx, metav1.ListOptions{})
-	} else {
-		list, err = ri.List(ctx, metav1.ListOptions{})
+	// A restarted API server answers 429 "storage is (re)initializing"
+	// while its watch cache of a large kind fills.
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		if namespaced {
+			list, err = ri.Namespace(first.GetNamespace()).List(ctx, metav1.ListOptions{})
+		} else {
+			list, err = ri.List(ctx, metav1.ListOptions{})
+		}
+		if !apierrors.IsTooManyRequests(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list %s: %w", k.what, err)
+		case <-time.After(wait):
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", k.what, err)
