@@ -107,7 +107,7 @@ func TestLongDenialsKeepTheirTextAndCutTheCause(t *testing.T) {
 	for i := range vms {
 		vms[i] = fmt.Sprintf("default/vm-%04d", i)
 	}
-	err := fmt.Errorf("it's blocked by VM(s) %s which must be stopped at first", joinVMs(vms))
+	err := fmt.Errorf("it's blocked by VM(s) %s which must be stopped at first", strings.Join(vms, ", "))
 	resp := denied(&admissionv1.AdmissionRequest{UID: "u"}, err)
 	if resp.Result.Message != "Internal error occurred: "+err.Error() {
 		t.Errorf("message of %d bytes, want the whole %d-byte text", len(resp.Result.Message), len(err.Error()))

@@ -161,11 +161,7 @@ func validateClusterNetworkDeleteV16(r *Request, cn *v1beta1.ClusterNetwork) err
 	}
 	nads := r.Store.NADs("", labels.SelectorFromValidatedSet(labels.Set{labelClusterNetwork: cn.Name}))
 	if len(nads) > 0 {
-		refs := make([]string, len(nads))
-		for i, nad := range nads {
-			refs[i] = nad.Namespace + "/" + nad.Name
-		}
-		return clusterNetworkError(r, opDelete, cn.Name, fmt.Errorf("nads(s) %v under this clusternetwork are still existing", joinVMs(refs)))
+		return clusterNetworkError(r, opDelete, cn.Name, errors.New(vmList("nads(s) ", nads, nadName, " under this clusternetwork are still existing")))
 	}
 	return nil
 }

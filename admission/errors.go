@@ -1,9 +1,6 @@
 package admission
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // maxQuoted bounds what a denial or an error quotes of a value the request
 // chose (a NAD config, an annotation, a name): such values can be megabytes,
@@ -69,6 +66,3 @@ func clusterNetworkError(r *Request, op, name string, err error) error {
 func vlanConfigError(r *Request, op, name string, err error) error {
 	return fmt.Errorf("%s %s vlanConfig %s because %w", r.cannot(), op, quote(name), err)
 }
-
-// joinVMs prints VMIs as upstream does: "ns/name, ns/name".
-func joinVMs(refs []string) string { return strings.Join(refs, ", ") }

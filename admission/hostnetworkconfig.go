@@ -328,11 +328,7 @@ func checkOverlayNADsUnused(r *Request) error {
 		if len(vms) == 0 {
 			continue
 		}
-		refs := make([]string, len(vms))
-		for i, vm := range vms {
-			refs[i] = vm.Namespace + "/" + vm.Name
-		}
-		return fmt.Errorf("it's still used by VM(s) %s which must remove the related networks and interfaces", joinVMs(refs))
+		return errors.New(vmList("it's still used by VM(s) ", vms, vmName, " which must remove the related networks and interfaces"))
 	}
 	return nil
 }

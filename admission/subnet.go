@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -191,10 +192,6 @@ func checkDHCPChange(r *Request, s *kubeovnv1.Subnet) error {
 	if len(vmis) == 0 {
 		return nil
 	}
-	refs := make([]string, len(vmis))
-	for i, v := range vmis {
-		refs[i] = v.Namespace + "/" + v.Name
-	}
-	err = fmt.Errorf("it's still used by VM(s) %s which must be stopped at first", joinVMs(refs))
+	err = errors.New(vmList("it's still used by VM(s) ", vmis, vmiName, " which must be stopped at first"))
 	return fmt.Errorf("cannot update DHCP setting for subnet %s as VMs are still using it, stop the VMs and update err:%w", quote(s.Name), err)
 }

@@ -14,7 +14,8 @@ import (
 // several NADs are involved, and written straight into the denial's text.
 
 // vmList returns before, the "namespace/name" of each VM separated by ", "
-// (as joinVMs), and after: one string built in one buffer of the exact size.
+// as upstream prints them, and after: one string built in one buffer of the
+// exact size.
 func vmList[T any](before string, vms []T, name func(*T) (namespace, name string), after string) string {
 	size := len(before) + len(after) + 2*max(len(vms)-1, 0)
 	for i := range vms {
@@ -41,10 +42,12 @@ func writeVM(b *strings.Builder, first bool, namespace, name string) {
 	b.WriteString(name)
 }
 
-// vmiName and vmName are vmList's view of a VMI and a VM.
+// vmiName, vmName and nadName are vmList's view of a VMI, a VM and a NAD.
 func vmiName(v *informers.VMIRef) (namespace, name string) { return v.Namespace, v.Name }
 
 func vmName(v *informers.VMRef) (namespace, name string) { return v.Namespace, v.Name }
+
+func nadName(n *informers.NADMeta) (namespace, name string) { return n.Namespace, n.Name }
 
 // vmisUsingNADs is vmList of the VMIs using any of nads, each once, in the
 // order of their "ns/name" (compareVMIs), or "" when none does; a nil node
