@@ -110,7 +110,10 @@ wait_for() {
 	local what=$1 tries=$(($2 * 2))
 	shift 2
 	until "$@" >/dev/null 2>&1; do
-		((--tries > 0)) || { tail -n 20 "$logs"/*.log >&2; die "$what: not up in time (logs: $logs)"; }
+		((--tries > 0)) || {
+			tail -n 20 "$logs"/*.log >&2
+			die "$what: not up in time (logs: $logs; make cluster-down removes what was started)"
+		}
 		sleep 0.5
 	done
 }
@@ -180,8 +183,8 @@ make_pki() {
 
 # ----------------------------------------------------------------- network
 
-# free CIDR: no address or route of this host is in CIDR's first address.
-free() {
+# subnet_free CIDR: no route of this host but the default covers CIDR's first address.
+subnet_free() {
 	local ip
 	ip=$(first_ip "$1")
 	! ip -4 route show match "$ip" | grep -qv '^default'
@@ -189,7 +192,7 @@ free() {
 
 make_network() {
 	for s in "${node_ip%.*}.0/30" "$pod_subnet" "$service_subnet"; do
-		free "$s" || die "$s is in use on this host: set NODE_IP/PEER_IP, POD_SUBNET or SERVICE_SUBNET"
+		subnet_free "$s" || die "$s is in use on this host: set NODE_IP/PEER_IP, POD_SUBNET or SERVICE_SUBNET"
 	done
 	log "network: node $node_ip ($veth, peer $peer_ip in netns $netns), pods $pod_subnet on $bridge, Services $service_subnet"
 	ip netns add "$netns"
