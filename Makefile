@@ -9,6 +9,7 @@ include e2e/tools/tools.mk
 include e2e/bench/bench.mk
 include e2e/tools/image/image.mk
 include e2e/kind/kind.mk
+include e2e/cluster/cluster.mk
 
 .PHONY: help build test unit e2e lint run clean
 

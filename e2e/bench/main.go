@@ -99,6 +99,7 @@ type config struct {
 	idle, duration, churn, soak                          time.Duration
 	clients, apiClients, workers, soakRate               int
 	loadOnly, skipLoad, skipFloor, insecure, foreign     bool
+	apiOnly                                              bool
 }
 
 func main() {
@@ -136,6 +137,8 @@ func run() error {
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent creators while loading")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "load the scenario and stop (useful with -workdir or E2E_KUBECONFIG)")
 	flag.BoolVar(&cfg.skipLoad, "skip-load", false, "measure without loading")
+	flag.BoolVar(&cfg.apiOnly, "api-only", false, "start no webhook: measure admission through the API server of E2E_KUBECONFIG's cluster "+
+		"to the webhook registered there (the chart's), for -duration per operation; the scenario must be loaded")
 	flag.BoolVar(&cfg.skipFloor, "skip-floor", false, "do not repeat each direct phase against the floor, a bare HTTPS server that only decodes the review")
 	flag.BoolVar(&cfg.foreign, "foreign", false, "the binary is configured the upstream way (environment only, no health port, registered by Service): measure memory and direct latency, skip the API server phases")
 	flag.BoolVar(&cfg.insecure, "insecure", false, "skip TLS verification when the webhook's CA Secret is absent")
@@ -185,6 +188,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if cfg.apiOnly {
+		return measureRegistered(ctx, cfg, s, c)
+	}
 	if !cfg.skipLoad {
 		if err := unregister(ctx, c); err != nil {
 			return err
@@ -202,14 +208,19 @@ func run() error {
 		return err
 	}
 	printReport(rep)
-	if cfg.out == "" {
+	return writeReport(cfg.out, rep)
+}
+
+// writeReport writes rep as JSON to out, unless out is empty.
+func writeReport(out string, rep *Report) error {
+	if out == "" {
 		return nil
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(cfg.out, append(b, '\n'), 0o644)
+	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
 // quantity parses the value s of flag name, a positive Kubernetes quantity,
@@ -439,19 +450,12 @@ func measure(ctx context.Context, cfg config, s Scenario, cp *controlplane.Contr
 		if cfg.foreign {
 			break // it registers a Service the local API server cannot reach
 		}
-		want, err := learn(ctx, op.api(c, -1))
+		var stopPeak func() int64
+		l, err := apiPhase(ctx, cfg, c, op, clock, func() { stopPeak = samplePeakRSS(wh) })
 		if err != nil {
-			return nil, fmt.Errorf("API server %s: %w", op.name, err)
+			return nil, err
 		}
-		logf("API server %s (%s) with %d clients for %s", op.name, want, cfg.apiClients, cfg.duration)
-		peak := samplePeakRSS(wh)
-		l := withCPU(clock, func() Latency {
-			return hammer(ctx, op.name, "apiserver", cfg.apiClients, cfg.duration, func(i int) call {
-				return checked(want, op.api(c, i))
-			})
-		})
-		l.PeakRSSBytes = peak()
-		l.Decision = want.String()
+		l.PeakRSSBytes = stopPeak()
 		rep.Latency = append(rep.Latency, l)
 	}
 	rep.AfterLoad = memory(wh)
@@ -562,7 +566,12 @@ func printReport(r *Report) {
 	}
 	_ = w.Flush()
 	fmt.Println()
-	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	printLatencies(r)
+}
+
+// printLatencies prints the report's latency phases as a table.
+func printLatencies(r *Report) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "path\toperation\tanswer\trequests\terrors\tunreachable\tp50 ms\tp99 ms\tp99.9 ms\treq/s\tpeak RSS\t"+
 		"CPU s\tcores\tCPU µs/review\t×floor\tclient CPU s\tclient/%d cores\t\n", r.Cores)
 	for _, l := range r.Latency {

@@ -54,5 +54,24 @@ bin/helm: $(TOOLS_DIR)/helm/go.mod $(TOOLS_DIR)/helm/go.sum
 		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$$minor" \
 		helm.sh/helm/v3/cmd/helm
 
-clean-tools: ## Remove the built etcd, kube-apiserver, kubectl and helm
-	rm -f bin/etcd bin/kube-apiserver bin/kubectl bin/helm
+clean-tools: ## Remove the built etcd, kube-apiserver, kubectl, helm and the node components
+	rm -f bin/etcd bin/kube-apiserver bin/kubectl bin/helm $(CLUSTER_TOOLS)
+
+# The node components of `make cluster` (e2e/cluster): the kubelet,
+# kube-controller-manager and kube-scheduler, at kube-apiserver's release and
+# stamped the same way, from their own module (e2e/tools/cluster/tools.go says
+# why). On 2 cores with a warm build cache the kubelet takes some 2.5 minutes,
+# the controller-manager 1 and the scheduler a quarter.
+CLUSTER_TOOLS := bin/kubelet bin/kube-controller-manager bin/kube-scheduler
+
+.PHONY: cluster-tools
+cluster-tools: $(CLUSTER_TOOLS) ## Build the kubelet, kube-controller-manager and kube-scheduler into bin/ for `make cluster`
+
+$(CLUSTER_TOOLS): bin/%: $(TOOLS_DIR)/cluster/go.mod $(TOOLS_DIR)/cluster/go.sum
+	@mkdir -p $(@D)
+	cd $(TOOLS_DIR)/cluster && \
+	v=$$(go list -m -f '{{.Version}}' k8s.io/kubernetes) && \
+	minor=$${v#v1.}; minor=$${minor%%.*} && \
+	$(TOOLS_GOBUILD) -o $(abspath $@) \
+		-ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$$minor" \
+		k8s.io/kubernetes/cmd/$*
