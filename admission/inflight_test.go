@@ -46,7 +46,7 @@ type deadlineStore struct {
 	deadlines chan time.Time
 }
 
-func (s deadlineStore) VlanConfigs(ctx context.Context, _ string) ([]*informers.VlanConfig, error) {
+func (s deadlineStore) FirstVlanConfig(ctx context.Context, _ string) (*informers.VlanConfig, error) {
 	d, _ := ctx.Deadline()
 	s.deadlines <- d
 	return nil, nil

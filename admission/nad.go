@@ -17,8 +17,8 @@ import (
 
 // NetworkAttachmentDefinition rules (spec §4.2 and §4.4).
 //
-// Reads: the NAD under review; VlanConfigs by cluster-network label (MTU of
-// the first); the ClusterNetwork's ready condition; VMIs using the NAD.
+// Reads: the NAD under review; the first VlanConfig by cluster-network label (its
+// MTU); the ClusterNetwork's ready condition; VMIs using the NAD.
 //
 // Denials (v1.4/v1.5, each prefixed "could not <op> nad <ns>/<name> because "):
 //   - "VLAN ID must >=0 and <=4094"
@@ -64,11 +64,10 @@ func patchMTU(ctx context.Context, r *Request, nad *cniv1.NetworkAttachmentDefin
 	if err != nil {
 		return nil, err
 	}
-	vcs, err := r.Store.VlanConfigs(ctx, cn)
-	if err != nil || len(vcs) == 0 {
+	first, err := r.Store.FirstVlanConfig(ctx, cn)
+	if err != nil || first == nil {
 		return nil, err
 	}
-	first := vcs[0]
 	if first.Spec.Uplink.LinkAttributes == nil {
 		return nil, fmt.Errorf("vlanconfig %s has no spec.uplink.linkAttributes, so the MTU of cluster network %s is unknown", first.Name, cn)
 	}

@@ -72,12 +72,12 @@ func targetMTU(ctx context.Context, r *Request, cn *informers.ClusterNetwork, vc
 		}
 		return target, nil
 	}
-	vcs, err := r.Store.VlanConfigs(ctx, vcLabel)
+	vc, err := r.Store.FirstVlanConfig(ctx, vcLabel)
 	if err != nil {
 		return 0, err
 	}
-	if len(vcs) > 0 {
-		if mtu := vlanConfigMTU(&vcs[0].Spec); isValidMTU(mtu) && mtu != 0 {
+	if vc != nil {
+		if mtu := vlanConfigMTU(&vc.Spec); isValidMTU(mtu) && mtu != 0 {
 			target = mtu
 		}
 	}

@@ -154,3 +154,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// FirstVlanConfig fetches the first VlanConfig of the cluster network, by
+// name, and no other: one gone before its fetch is passed over, and the
+// others are never read, so a failure to read them does not matter.
+func TestFirstVlanConfigFetchesOnlyTheFirst(t *testing.T) {
+	objs := []*unstructured.Unstructured{vlanConfig("vc-b", "data", 9000), vlanConfig("vc-a", "data", 1500),
+		vlanConfig("vc-c", "data", 1400), vlanConfig("vc-0", "other", 1600)}
+	c := informerstest.New(t, informers.Config{}, objs...)
+	vc, err := c.Store.FirstVlanConfig(t.Context(), "data")
+	if err != nil || vc == nil || vc.Name != "vc-a" || vc.Spec.Uplink.LinkAttributes.MTU != 1500 {
+		t.Fatalf("FirstVlanConfig(data) = %+v, %v; want vc-a with MTU 1500", vc, err)
+	}
+	if n := c.Gets(informers.KindVlanConfig); n != 1 {
+		t.Errorf("%d GETs, want 1", n)
+	}
+	if vc, err := c.Store.FirstVlanConfig(t.Context(), "none"); vc != nil || err != nil {
+		t.Errorf("FirstVlanConfig(none) = %+v, %v; want nil", vc, err)
+	}
+
+	c = informerstest.New(t, informers.Config{}, objs...)
+	c.Dynamic.PrependReactor("get", "vlanconfigs", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		switch a.(clienttesting.GetAction).GetName() {
+		case "vc-a":
+			return true, nil, apierrors.NewNotFound(informers.VlanConfigsGVR.GroupResource(), "vc-a")
+		case "vc-c":
+			return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+		}
+		return false, nil, nil
+	})
+	if vc, err := c.Store.FirstVlanConfig(t.Context(), "data"); err != nil || vc == nil || vc.Name != "vc-b" {
+		t.Errorf("FirstVlanConfig(data) with vc-a gone = %+v, %v; want vc-b", vc, err)
+	}
+}

@@ -71,8 +71,31 @@ func (i *Informers) VlanStatusesNamed(ctx context.Context, names []string) ([]*V
 // VlanConfigs implements Store. A VlanConfig deleted between the label lookup
 // and its fetch is left out.
 func (i *Informers) VlanConfigs(ctx context.Context, clusterNetwork string) ([]*VlanConfig, error) {
-	return fetchSelected[*VlanConfig](ctx, i, KindVlanConfig, "",
-		labels.SelectorFromSet(labels.Set{LabelClusterNetwork: clusterNetwork}), decodeVlanConfig)
+	return fetchSelected[*VlanConfig](ctx, i, KindVlanConfig, "", vlanConfigsOf(clusterNetwork), decodeVlanConfig)
+}
+
+// FirstVlanConfig implements Store. One deleted before its fetch is passed
+// over, as VlanConfigs leaves it out.
+func (i *Informers) FirstVlanConfig(ctx context.Context, clusterNetwork string) (*VlanConfig, error) {
+	ki := i.informer(KindVlanConfig)
+	if ki == nil {
+		return nil, nil
+	}
+	for _, m := range selectIn(ki, "", vlanConfigsOf(clusterNetwork)) {
+		values, errs := i.fetchAll(ctx, ki, []metav1.Object{m}, decodeVlanConfig)
+		if apierrors.IsNotFound(errs[0]) {
+			continue
+		}
+		if errs[0] != nil {
+			return nil, errs[0]
+		}
+		return values[0].(*VlanConfig), nil
+	}
+	return nil, nil
+}
+
+func vlanConfigsOf(clusterNetwork string) labels.Selector {
+	return labels.SelectorFromValidatedSet(labels.Set{LabelClusterNetwork: clusterNetwork})
 }
 
 // VlanStatuses implements Store. A VlanStatus deleted between the label

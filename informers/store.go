@@ -27,6 +27,11 @@ type Store interface {
 	// network.harvesterhci.io/clusternetwork=<clusterNetwork>, with their spec.
 	VlanConfigs(ctx context.Context, clusterNetwork string) ([]*VlanConfig, error)
 
+	// FirstVlanConfig is the first of VlanConfigs' answer, or nil when it
+	// is empty, and fetches only that one: the NAD rules read the MTU of
+	// one VlanConfig of a cluster network.
+	FirstVlanConfig(ctx context.Context, clusterNetwork string) (*VlanConfig, error)
+
 	// VlanConfigNames returns the names of the VlanConfigs labelled
 	// network.harvesterhci.io/clusternetwork=<clusterNetwork>, from metadata
 	// alone.
